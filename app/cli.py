@@ -1,0 +1,102 @@
+"""The ``reidwatch`` command: a thin dispatcher over ``app.commands.<name>`` modules."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from app import __version__
+from app.errors import UserError
+
+# sub-command -> (module, one-line help). Modules are imported lazily so that
+# `reidwatch --help` stays fast and a heavy dependency of one command never slows another.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "ingest": ("app.commands.ingest", "detect, track and embed people in a video file and store them"),
+    "export-mot": ("app.commands.export_mot", "write a camera's tracks or identities as MOTChallenge text"),
+    "eval-mot": ("app.commands.eval_mot", "score a MOTChallenge result against ground truth (MOTA, IDF1, HOTA)"),
+    "link": ("app.commands.link", "link tracks into identities across occlusions, re-entries and cameras"),
+    "search": ("app.commands.search", "find a person across cameras by track or example image"),
+    "match": ("app.commands.match", "confirm or reject a match between two tracks"),
+    "identity": ("app.commands.identity", "rename, merge or split identities"),
+    "report": ("app.commands.report", "export a cross-camera match report (HTML, PDF, CSV, JSON)"),
+    "watch": ("app.commands.watch", "monitor live RTSP cameras"),
+    "ui": ("app.commands.ui", "open the desktop application"),
+    "train": ("app.commands.train", "train the PGFA re-identification model on a standard dataset"),
+    "eval-reid": ("app.commands.eval_reid", "evaluate re-identification (CMC, mAP) on a standard dataset"),
+    "info": ("app.commands.info", "show the store's contents, the device and the resolved weights"),
+}
+
+log = logging.getLogger("reidwatch")
+
+
+def _available() -> dict[str, tuple[str, str]]:
+    out = {}
+    for name, (module, help_) in COMMANDS.items():
+        if importlib.util.find_spec(module) is not None:
+            out[name] = (module, help_)
+    return out
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
+    parser = argparse.ArgumentParser(
+        prog="reidwatch",
+        description="Person re-identification for video surveillance: ingest videos and live cameras, "
+        "link people into identities across occlusions, re-entries and cameras, search, review and report.",
+    )
+    parser.add_argument("--version", action="version", version=f"reidwatch {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument("--config", metavar="TOML", help="configuration file (default: the platform config dir)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    modules: dict[str, object] = {}
+    for name, (module_name, help_) in _available().items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=help_, description=(module.__doc__ or help_).strip().splitlines()[0])
+        module.add_arguments(p)
+        modules[name] = module
+    return parser, modules
+
+
+def setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose >= 2 else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
+    try:
+        from app.live.redact import RedactingFilter
+
+        handler.addFilter(RedactingFilter())
+    except ImportError:  # pragma: no cover - the live package is part of the distribution
+        pass
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    if verbose < 2:
+        for noisy in ("ultralytics", "PIL", "matplotlib", "alembic", "urllib3"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("YOLO_VERBOSE", "False")
+    parser, modules = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 0
+    setup_logging(args.verbose, args.quiet)
+    try:
+        return int(modules[args.command].run(args) or 0)  # type: ignore[attr-defined]
+    except UserError as exc:
+        print(f"reidwatch: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("reidwatch: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

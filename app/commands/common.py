@@ -1,0 +1,43 @@
+"""Arguments and helpers shared by sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from app.config import Config, load_config, resolve_db
+from app.errors import UserError
+from app.store import Database, open_database
+
+
+def add_db_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", metavar="PATH", help="database file (default: $REIDWATCH_DB, the config file, or the "
+                   "platform data dir, e.g. ~/.local/share/reidwatch/reidwatch.db)")
+
+
+def add_device_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default=None, help="auto (default: GPU when there is one), cpu, or cuda:N")
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    cfg = load_config(getattr(args, "config", None))
+    if getattr(args, "device", None):
+        cfg = replace(cfg, device=args.device)
+    return replace(cfg, db=resolve_db(getattr(args, "db", None), cfg))
+
+
+def open_db(args: argparse.Namespace, *, create: bool = True) -> tuple[Config, Database]:
+    cfg = config_from_args(args)
+    return cfg, open_database(cfg.db, create=create)
+
+
+def parse_time(text: str | None, what: str = "time") -> datetime | None:
+    """ISO 8601 (2026-11-27T10:00:00, optionally with a zone); naive times are taken as UTC."""
+    if text is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UserError(f"cannot read {what} {text!r}: use ISO 8601, e.g. 2026-11-27T10:00:00") from None
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt

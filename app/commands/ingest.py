@@ -1,0 +1,98 @@
+"""Ingest a video file: detect people and keypoints, track them, embed their best samples, store everything."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import replace
+
+from tqdm import tqdm
+
+from app.commands.common import add_db_argument, add_device_argument, open_db, parse_time
+from app.components import build_detector, build_encoder, build_tracker, describe_device, resolve_device
+from app.errors import UserError
+from app.ingest import ingest_video
+from app.video import probe_video
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("video", help="video file to ingest")
+    p.add_argument("--camera", required=True, help="camera name (created when new)")
+    p.add_argument("--start", help="wall-clock time of the first frame, ISO 8601 (default: the file's mtime)")
+    p.add_argument("--fps", type=float, help="override the frame rate the file reports")
+    p.add_argument("--force", action="store_true", help="redo a file that was already ingested")
+    p.add_argument("--tracker", help="bytetrack or deepsort (default from config)")
+    p.add_argument("--imgsz", help="detector input size, or auto (default: chosen from the frame size)")
+    p.add_argument("--weights", help="PGFA encoder checkpoint (default: best available ImageNet backbone)")
+    p.add_argument("--detector-weights", help="YOLO pose weights (default: yolo11n-pose.pt)")
+    p.add_argument("--no-link", action="store_true", help="do not link identities after ingest")
+    p.add_argument("--max-frames", type=int, help="stop after this many frames (for quick looks)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_db_argument(p)
+    add_device_argument(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg, db = open_db(args)
+    info = probe_video(args.video)  # validate before loading any model
+    start = parse_time(args.start, "--start")
+    det = cfg.detector
+    if args.imgsz:
+        if args.imgsz != "auto" and not args.imgsz.isdigit():
+            raise UserError(f"--imgsz must be a number or auto, not {args.imgsz!r}")
+        det = replace(det, imgsz=int(args.imgsz) if args.imgsz.isdigit() else "auto")
+    if args.detector_weights:
+        det = replace(det, weights=args.detector_weights)
+    cfg = replace(cfg, detector=det)
+    if args.tracker:
+        cfg = replace(cfg, tracker=replace(cfg.tracker, name=args.tracker))
+    if args.weights:
+        cfg = replace(cfg, encoder=replace(cfg.encoder, weights=args.weights))
+    device = resolve_device(cfg.device)
+    log.info("device: %s", describe_device(device))
+    detector = build_detector(cfg, device)
+    encoder = build_encoder(cfg, device)
+    tracker = build_tracker(cfg, args.fps or info.fps)
+    settings = {"tracker": cfg.tracker.name, "imgsz": str(getattr(detector, "imgsz", det.imgsz)),
+                "conf": det.conf, "device": device}
+    bar = None if args.no_progress else tqdm(total=info.frame_count or None, unit="frame", dynamic_ncols=True,
+                                              desc=f"{args.camera} [{describe_device(device)}]")
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.n = done
+            bar.refresh()
+
+    try:
+        result = ingest_video(db, info.path, camera=args.camera, detector=detector, tracker=tracker,
+                              encoder=encoder, start=start, fps=args.fps, force=args.force, progress=progress,
+                              settings=settings, max_frames=args.max_frames,
+                              samples_per_track=cfg.encoder.samples_per_track)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        raise UserError("interrupted: the frames processed so far are stored and the source is marked "
+                        "incomplete; run the same command again to resume") from None
+    finally:
+        if bar is not None:
+            bar.close()
+    log.info("%s", result.message)
+    print(result.message)
+    if result.status != "skipped" and not args.no_link:
+        _post_ingest(db, cfg, result.source_id)
+    db.close()
+    return 0
+
+
+def _post_ingest(db, cfg, source_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Join occlusion-broken fragments, then link identities (when those steps are installed)."""
+    try:
+        from app.linking import link_after_ingest
+    except ImportError:
+        log.info("identity linking is not available in this build")
+        return
+    summary = link_after_ingest(db, cfg, source_id)
+    if summary:
+        print(summary)

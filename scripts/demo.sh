@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The main job on the bundled defaults: ingest the sample video as a camera, link identities, export a report.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-demo-output}"
+mkdir -p "$out"
+video="$(bash scripts/find-sample.sh)"
+db="$out/demo.db"
+rw=".venv/bin/reidwatch"
+echo "== sample video: $video"
+echo "== database: $db"
+$rw ingest "$video" --camera entrance --start 2026-11-27T10:00:00 --fps 7 --db "$db"
+$rw link --db "$db" || true
+$rw export-mot --camera entrance --ids track --out "$out/entrance_tracks.txt" --db "$db"
+$rw export-mot --camera entrance --ids identity --out "$out/entrance_identities.txt" --db "$db"
+if $rw report --help >/dev/null 2>&1; then
+  $rw report --out "$out/report.html" --db "$db"
+  $rw report --out "$out/report.csv" --db "$db"
+fi
+$rw info --db "$db" | tee "$out/summary.txt"
+echo "== done: results in $out/"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Debian packages the test suite needs: the GStreamer RTSP test server (live tests),
+# Chromium and poppler (report rendering checks), fonts and GL/XCB libraries for Qt offscreen.
+# Idempotent; runs apt-get only when something is missing. Needs root (CI runs as root).
+set -euo pipefail
+PKGS=(
+  python3-gi gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp
+  chromium poppler-utils fonts-dejavu-core
+  libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system-deps: all present"
+  exit 0
+fi
+if [ "$(id -u)" != "0" ]; then
+  if command -v sudo >/dev/null; then SUDO=sudo; else
+    echo "system-deps: missing ${missing[*]}; run this script as root" >&2; exit 1; fi
+else SUDO=""; fi
+echo "system-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
