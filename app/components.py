@@ -56,7 +56,7 @@ def build_tracker(cfg: Config, fps: float) -> Any:
     from trackers.registry import make_tracker
 
     try:
-        return make_tracker(cfg.tracker.name, frame_rate=fps)
+        return make_tracker(cfg.tracker.name)
     except ValueError as exc:
         raise UserError(str(exc)) from None
 

@@ -81,8 +81,10 @@ def ingest_video(
     try:
         with FrameReader(info, start_frame=resume_from) as reader:
             batch: list = []
+            stopped_early = False
             for fr in reader:
                 if max_frames is not None and fr.index >= max_frames:
+                    stopped_early = True
                     break
                 batch.append(fr)
                 if len(batch) < batch_frames:
@@ -106,7 +108,7 @@ def ingest_video(
     except BaseException:
         proc.close_all(done, status="incomplete")
         raise
-    status = "complete"
+    status = "incomplete" if stopped_early else "complete"
     proc.close_all(done, status=status)
     msg = f"{info.path.name}: {proc.stats.frames} frames, {proc.stats.tracks_closed} tracks, " \
           f"{proc.stats.embeddings} embeddings stored as source {source.id} (camera {camera})"

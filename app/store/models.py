@@ -19,11 +19,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class Base(DeclarativeBase):
-    pass
+    """Ids are never reused (SQLite AUTOINCREMENT): decisions and reports refer to them."""
 
 
 class Camera(Base):
     __tablename__ = "cameras"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(16), default="file")  # file | rtsp
@@ -35,6 +36,7 @@ class Source(Base):
     """One ingested video file (or one live session of a camera)."""
 
     __tablename__ = "sources"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), index=True)
     uri: Mapped[str] = mapped_column(String(4000))  # file path or redacted URL
@@ -53,6 +55,7 @@ class Source(Base):
 
 class Identity(Base):
     __tablename__ = "identities"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200), default=None)
     watch: Mapped[int] = mapped_column(Integer, default=0)  # 1 = on the watchlist
@@ -75,7 +78,7 @@ class Track(Base):
     end_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     n_obs: Mapped[int] = mapped_column(Integer, default=0)
     thumbnail: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)  # JPEG
-    __table_args__ = (UniqueConstraint("source_id", "local_id"),)
+    __table_args__ = (UniqueConstraint("source_id", "local_id"), {"sqlite_autoincrement": True})
 
 
 class Observation(Base):
@@ -91,11 +94,12 @@ class Observation(Base):
     score: Mapped[float] = mapped_column(Float)
     keypoints: Mapped[bytes] = mapped_column(LargeBinary)  # float32 (17, 3): x, y, confidence
     predicted: Mapped[int] = mapped_column(Integer, default=0)  # 1 = tracker prediction, no detection
-    __table_args__ = (Index("ix_observations_track_frame", "track_id", "frame"),)
+    __table_args__ = (Index("ix_observations_track_frame", "track_id", "frame"), {"sqlite_autoincrement": True})
 
 
 class Embedding(Base):
     __tablename__ = "embeddings"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)
     frame: Mapped[int] = mapped_column(Integer)
@@ -110,6 +114,7 @@ class Decision(Base):
     """An operator's decision; every linking run respects it."""
 
     __tablename__ = "decisions"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # confirm | reject | rename | merge | split
     track_a: Mapped[int | None] = mapped_column(Integer, default=None)
@@ -123,6 +128,7 @@ class Decision(Base):
 
 class LinkRun(Base):
     __tablename__ = "link_runs"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     threshold: Mapped[float] = mapped_column(Float)
@@ -134,6 +140,7 @@ class Match(Base):
     """A link between two tracks proposed by a linking run (with its distance) or decided by an operator."""
 
     __tablename__ = "matches"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("link_runs.id", ondelete="CASCADE"), index=True)
     track_a: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 15:01:26.726692
+Create Date: 2026-11-27 15:10:07.938530
 """
 
 import sqlalchemy as sa
@@ -23,7 +23,8 @@ def upgrade() -> None:
     sa.Column('url_redacted', sa.String(length=2000), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('name')
+    sa.UniqueConstraint('name'),
+    sqlite_autoincrement=True
     )
     op.create_table('decisions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -35,14 +36,16 @@ def upgrade() -> None:
     sa.Column('who', sa.String(length=200), nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('undone', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sqlite_autoincrement=True
     )
     op.create_table('identities',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=True),
     sa.Column('watch', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sqlite_autoincrement=True
     )
     op.create_table('link_runs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -50,7 +53,8 @@ def upgrade() -> None:
     sa.Column('threshold', sa.Float(), nullable=False),
     sa.Column('params', sa.JSON(), nullable=False),
     sa.Column('stats', sa.JSON(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sqlite_autoincrement=True
     )
     op.create_table('settings',
     sa.Column('key', sa.String(length=200), nullable=False),
@@ -72,7 +76,8 @@ def upgrade() -> None:
     sa.Column('settings', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['camera_id'], ['cameras.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('sources', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sources_camera_id'), ['camera_id'], unique=False)
@@ -95,7 +100,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['identity_id'], ['identities.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['source_id'], ['sources.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('source_id', 'local_id')
+    sa.UniqueConstraint('source_id', 'local_id'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('tracks', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_tracks_camera_id'), ['camera_id'], unique=False)
@@ -113,7 +119,8 @@ def upgrade() -> None:
     sa.Column('visibility', sa.Integer(), nullable=False),
     sa.Column('model_tag', sa.String(length=200), nullable=False),
     sa.ForeignKeyConstraint(['track_id'], ['tracks.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('embeddings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_embeddings_track_id'), ['track_id'], unique=False)
@@ -129,7 +136,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['run_id'], ['link_runs.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['track_a'], ['tracks.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['track_b'], ['tracks.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('matches', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_matches_run_id'), ['run_id'], unique=False)
@@ -149,7 +157,8 @@ def upgrade() -> None:
     sa.Column('keypoints', sa.LargeBinary(), nullable=False),
     sa.Column('predicted', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['track_id'], ['tracks.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('observations', schema=None) as batch_op:
         batch_op.create_index('ix_observations_track_frame', ['track_id', 'frame'], unique=False)
