@@ -10,6 +10,7 @@ Memory stays flat: captures hold one frame each, processors flush closed tracks,
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -103,36 +104,86 @@ class LiveMonitor:
         self._camera_ids: dict[str, int] = {}
         self._last_state: dict[str, CameraState] = {}
         self._pending_closed: list[int] = []
+        self._commands: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
+
+    def add_camera(self, spec: CameraSpec) -> None:
+        """Start watching another camera (thread-safe; takes effect in the worker loop)."""
+        self._commands.put(("add", spec))
+        self._wake.set()
+
+    def remove_camera(self, name: str) -> None:
+        """Stop watching a camera: its open tracks are closed and stored (thread-safe)."""
+        self._commands.put(("remove", name))
+        self._wake.set()
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
 
     def health(self) -> dict[str, CameraHealth]:
-        return {name: cap.health for name, cap in self._captures.items()}
+        return {name: cap.health for name, cap in list(self._captures.items())}
 
     # ------------------------------------------------------------------ main loop
-    def run(self, duration_s: float | None = None) -> MonitorStats:
+    def _start_camera(self, spec: CameraSpec) -> None:
+        if spec.name in self._captures:
+            raise ValueError(f"camera {spec.name!r} is already watched")
         with self.db.session() as s:
-            for spec in self.specs:
-                cam = repo.get_or_create_camera(s, spec.name, kind="rtsp", url_redacted=redact_url(spec.url))
-                self._camera_ids[spec.name] = cam.id
+            cam = repo.get_or_create_camera(s, spec.name, kind="rtsp", url_redacted=redact_url(spec.url))
+            self._camera_ids[spec.name] = cam.id
+        cap = CameraCapture(spec.name, spec.url, **self.capture_options)
+        cap.add_listener(self._wake)
+        self._captures[spec.name] = cap
+        self.stats.cameras.setdefault(spec.name, CameraStats())
+        cap.start()
+
+    def _stop_camera(self, name: str) -> None:
+        cap = self._captures.get(name)
+        if cap is None:
+            return
+        cap.request_stop()
+        proc = self._procs.pop(name, None)
+        if proc is not None:
+            proc.close_all(self.stats.cameras[name].frames, status="complete")
+            self._pending_closed.extend(proc.stats.closed_track_ids)
+            self.stats.cameras[name].tracks += len(proc.stats.closed_track_ids)
+        cap.stop(timeout=5)
+        self._captures.pop(name, None)  # last: health() shows the camera until all its data is stored
+        self.specs = [s for s in self.specs if s.name != name]
+        self._last_state.pop(name, None)
+        if self.on_health is not None:
+            self.on_health(cap.health)
+
+    def _apply_commands(self) -> None:
+        while True:
+            try:
+                verb, arg = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                if verb == "add":
+                    spec = arg  # type: ignore[assignment]
+                    self.specs = [s for s in self.specs if s.name != spec.name] + [spec]  # type: ignore[union-attr]
+                    self._start_camera(spec)  # type: ignore[arg-type]
+                else:
+                    self._stop_camera(str(arg))
+            except ValueError as exc:
+                log.warning("%s", exc)
+
+    def run(self, duration_s: float | None = None, *, keep_running: bool = False) -> MonitorStats:
+        """Watch until stop(), the duration, or (unless keep_running, as the UI wants) every camera has ended."""
         for spec in self.specs:
-            cap = CameraCapture(spec.name, spec.url, **self.capture_options)
-            cap.add_listener(self._wake)
-            self._captures[spec.name] = cap
-            self.stats.cameras[spec.name] = CameraStats()
-            cap.start()
+            self._start_camera(spec)
         deadline = None if duration_s is None else time.monotonic() + duration_s
         last_flush = last_link = time.monotonic()
         try:
             while not self._stop.is_set():
                 if deadline is not None and time.monotonic() >= deadline:
                     break
+                self._apply_commands()
                 self._report_health()
                 frames = [f for f in (cap.poll() for cap in self._captures.values()) if f is not None]
                 if not frames:
-                    if all(cap.ended for cap in self._captures.values()):
+                    if not keep_running and self._captures and all(cap.ended for cap in self._captures.values()):
                         break
                     self._wake.wait(0.2)
                     self._wake.clear()

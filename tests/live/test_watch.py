@@ -134,3 +134,34 @@ def test_watch_cli_nothing_listening(tmp_path):
     con = sqlite3.connect(tmp_path / "w.db")
     assert con.execute("SELECT url_redacted FROM cameras").fetchone()[0] == f"rtsp://***@127.0.0.1:{port}/cam"
     con.close()
+
+
+def test_cameras_can_be_added_and_removed_while_running(tmp_path, shared_data, rtsp_server):
+    from reid_core.weights import build_encoder
+    from trackers.detector import YoloPoseDetector
+    from trackers.registry import make_tracker
+
+    video = people_video(shared_data, tmp_path / "people.avi", frames=30)
+    srv = rtsp_server(video)
+    db_path = tmp_path / "live.db"
+    db = open_database(db_path)
+    monitor = LiveMonitor(db=db, cameras=[], detector=YoloPoseDetector(imgsz=320, device="cpu"),
+                          encoder=build_encoder(None, backbone="mobilenetv2", device="cpu"),
+                          tracker_factory=lambda: make_tracker("bytetrack"), flush_interval_s=0.5)
+    worker = threading.Thread(target=monitor.run, kwargs={"duration_s": 120, "keep_running": True}, daemon=True)
+    worker.start()
+    try:
+        monitor.add_camera(CameraSpec("east", srv.url))
+        assert wait_for(lambda: len(stored_obs(db_path, "east")) >= 3, 60)
+        monitor.remove_camera("east")
+        assert wait_for(lambda: "east" not in monitor.health(), 20)
+        n = len(stored_obs(db_path, "east"))
+        time.sleep(1.5)
+        assert len(stored_obs(db_path, "east")) == n, "a removed camera stores nothing more"
+        assert worker.is_alive(), "the monitor keeps running with no camera"
+    finally:
+        monitor.stop()
+        worker.join(60)
+    with db.session() as s:
+        (src,) = repo.list_sources(s)
+        assert src.status == "complete"
