@@ -16,7 +16,7 @@ NUM_KEYPOINTS = 17
 
 
 def _check(name: str, arr: np.ndarray, shape: tuple[int | None, ...]) -> None:
-    if arr.ndim != len(shape) or any(s is not None and a != s for a, s in zip(arr.shape, shape)):
+    if arr.ndim != len(shape) or any(s is not None and a != s for a, s in zip(arr.shape, shape, strict=False)):
         want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"{name}: expected shape {want}, got {tuple(arr.shape)}")
 
@@ -111,3 +111,51 @@ class Tracker(Protocol):
     def update(self, detections: Detections, frame: np.ndarray, features: np.ndarray | None = None) -> Tracks: ...
 
     def reset(self) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrackRows:
+    """Many frames of one camera's tracks, one row per (frame, track): what stitching and export work on.
+
+    frames: (N,) int64 frame numbers; ids: (N,) int64 track ids; boxes: (N, 4) float32 xyxy;
+    scores: (N,) float32 (detection confidence; interpolated rows carry their neighbours' lower score).
+    """
+
+    frames: np.ndarray
+    ids: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "frames", np.asarray(self.frames, dtype=np.int64).reshape(-1))
+        n = len(self.frames)
+        object.__setattr__(self, "ids", np.asarray(self.ids, dtype=np.int64).reshape(-1))
+        object.__setattr__(self, "boxes", np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4))
+        object.__setattr__(self, "scores", np.asarray(self.scores, dtype=np.float32).reshape(-1))
+        _check("ids", self.ids, (n,))
+        _check("boxes", self.boxes, (n, 4))
+        _check("scores", self.scores, (n,))
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def take(self, index: np.ndarray) -> TrackRows:
+        return TrackRows(
+            frames=self.frames[index], ids=self.ids[index], boxes=self.boxes[index], scores=self.scores[index]
+        )
+
+    @staticmethod
+    def from_tracks(frame_numbers: list[int], tracks: list[Tracks]) -> TrackRows:
+        """Stack per-frame tracker output; ``frame_numbers[i]`` is the frame of ``tracks[i]``."""
+        if len(frame_numbers) != len(tracks):
+            raise ValueError(f"expected one frame number per Tracks, got {len(frame_numbers)} and {len(tracks)}")
+        if not tracks:
+            return TrackRows(frames=np.zeros(0), ids=np.zeros(0), boxes=np.zeros((0, 4)), scores=np.zeros(0))
+        return TrackRows(
+            frames=np.concatenate(
+                [np.full(len(t), f, np.int64) for f, t in zip(frame_numbers, tracks, strict=True)]
+            ),
+            ids=np.concatenate([t.ids for t in tracks]),
+            boxes=np.concatenate([t.boxes for t in tracks]),
+            scores=np.concatenate([t.scores for t in tracks]),
+        )

@@ -1,0 +1,515 @@
+"""Tracking quality and speed on vtest.avi, side by side with ultralytics' own trackers.
+
+Runs the YOLO pose detector over the video once and caches the detections (``--cache``), then
+runs every tracker over the same cached detections of the whole video and scores frames
+``--frames`` (default 1-400, the development ground truth) with ``app.mot.evaluate_tables``:
+
+- reidwatch's ``bytetrack`` and ``deepsort`` adapters (DeepSORT fed with HSV colour histograms
+  of the upper and lower body), each raw and with stitching + interpolation;
+- ultralytics' ByteTrack and BoT-SORT with their stock YAML settings, fed exactly what
+  ``model.track(..., tracker="bytetrack.yaml"/"botsort.yaml")`` feeds them (``--live-peers``
+  runs ``model.track`` itself, detector included, to confirm that).
+
+Speed: "track fps" counts the tracker (and features, stitching) alone; "detector fps" is measured
+on ``--det-sample`` frames in the same run; "end-to-end" combines both, and "vs BT" is the ratio
+to ultralytics ByteTrack's end-to-end frames/s. Usage::
+
+    .venv/bin/python bench/bench_tracking.py [--frames 1-400] [--json OUT] [--cache PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from trackers.types import NUM_KEYPOINTS, Detections
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+log = logging.getLogger("bench_tracking")
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class DetectionCache:
+    """Per-frame detections of a whole video plus the time the detector took per frame."""
+
+    detections: list[Detections]
+    seconds: np.ndarray  # (F,) detector wall time per frame
+    meta: dict
+
+
+def read_frames(video: Path, limit: int | None = None) -> list[np.ndarray]:
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    if not cap.isOpened():
+        raise SystemExit(f"cannot open {video}")
+    frames = []
+    while limit is None or len(frames) < limit:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    return frames
+
+
+def save_cache(path: Path, cache: DetectionCache) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    counts = np.array([len(d) for d in cache.detections], np.int64)
+    np.savez_compressed(
+        path,
+        counts=counts,
+        boxes=np.concatenate([d.boxes for d in cache.detections] or [np.zeros((0, 4), np.float32)]),
+        scores=np.concatenate([d.scores for d in cache.detections] or [np.zeros((0,), np.float32)]),
+        keypoints=np.concatenate(
+            [d.keypoints for d in cache.detections] or [np.zeros((0, NUM_KEYPOINTS, 3), np.float32)]
+        ),
+        seconds=cache.seconds,
+        meta=np.array(json.dumps(cache.meta)),
+    )
+
+
+def load_cache(path: Path) -> DetectionCache:
+    with np.load(path) as z:
+        counts = z["counts"]
+        ends = np.cumsum(counts)
+        starts = ends - counts
+        dets = [
+            Detections(boxes=z["boxes"][a:b], scores=z["scores"][a:b], keypoints=z["keypoints"][a:b])
+            for a, b in zip(starts, ends, strict=True)
+        ]
+        return DetectionCache(dets, z["seconds"].copy(), json.loads(str(z["meta"])))
+
+
+def detect_video(
+    frames: list[np.ndarray], *, imgsz: int | str, conf: float, batch: int = 1
+) -> DetectionCache:
+    from trackers.detector import YoloPoseDetector
+
+    detector = YoloPoseDetector(imgsz=imgsz, conf=conf)
+    detector.detect(frames[0])  # warm-up, not timed
+    dets: list[Detections] = []
+    seconds = []
+    for i in range(0, len(frames), batch):
+        t0 = time.perf_counter()
+        out = detector.detect_batch(frames[i : i + batch])
+        dt = (time.perf_counter() - t0) / len(out)
+        dets.extend(out)
+        seconds.extend([dt] * len(out))
+        if (i // batch) % 50 == 0:
+            log.info("detected %d/%d frames (%.2f frames/s)", i + len(out), len(frames), 1 / dt)
+    meta = {"weights": str(detector.weights), "imgsz": detector.imgsz, "conf": conf, "frames": len(frames)}
+    return DetectionCache(dets, np.asarray(seconds), meta)
+
+
+def cached_detections(
+    frames: list[np.ndarray], cache: Path, *, imgsz: int | str, conf: float
+) -> DetectionCache:
+    if cache.is_file():
+        loaded = load_cache(cache)
+        if (
+            loaded.meta.get("frames") == len(frames)
+            and loaded.meta.get("conf") == conf
+            and (imgsz == "auto" or loaded.meta.get("imgsz") == imgsz)
+        ):
+            log.info("detections: cached in %s", cache)
+            return loaded
+        log.info("detections: cache %s was made with other settings, re-running the detector", cache)
+    log.info("detections: running the detector over %d frames (imgsz %s, conf %g)", len(frames), imgsz, conf)
+    result = detect_video(frames, imgsz=imgsz, conf=conf)
+    save_cache(cache, result)
+    return result
+
+
+def default_cache(imgsz: int | str, conf: float) -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("reidwatch")) / "bench" / f"vtest_pose_{imgsz}_{conf:g}.npz"
+
+
+# ---------------------------------------------------------------------------------------------
+# appearance features for DeepSORT and stitching
+
+
+def hsv_features(frame: np.ndarray, boxes: np.ndarray, bins: tuple[int, int] = (8, 4)) -> np.ndarray:
+    """(N, 2*h*s) colour descriptors: hue-saturation histograms of the torso and legs of each xyxy box.
+
+    Torso = 15-50 % of the box height, legs = 50-90 %, both the central 60 % of the width (less
+    background). Each histogram is normalised to sum 1 and square-rooted (Hellinger), so the
+    cosine of two descriptors is the Bhattacharyya coefficient averaged over the two parts.
+    """
+    import cv2
+
+    h_img, w_img = frame.shape[:2]
+    out = np.zeros((len(boxes), 2 * bins[0] * bins[1]), np.float32)
+    for i, (x1, y1, x2, y2) in enumerate(boxes):
+        bw, bh = x2 - x1, y2 - y1
+        parts = []
+        for top, bottom in ((0.15, 0.5), (0.5, 0.9)):
+            xa, xb = int(max(0, x1 + 0.2 * bw)), int(min(w_img, x2 - 0.2 * bw))
+            ya, yb = int(max(0, y1 + top * bh)), int(min(h_img, y1 + bottom * bh))
+            if xb - xa < 2 or yb - ya < 2:
+                parts.append(np.zeros(bins[0] * bins[1], np.float32))
+                continue
+            hsv = cv2.cvtColor(frame[ya:yb, xa:xb], cv2.COLOR_BGR2HSV)
+            hist = cv2.calcHist([hsv], [0, 1], None, list(bins), [0, 180, 0, 256]).reshape(-1)
+            parts.append(np.sqrt(hist / max(hist.sum(), 1.0)))
+        out[i] = np.concatenate(parts) / np.sqrt(2.0)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# runners: each returns the per-frame rows, the per-row appearance (or None) and the seconds spent
+
+
+@dataclass(frozen=True)
+class Run:
+    rows: object  # trackers.types.TrackRows
+    features: np.ndarray | None
+    seconds: float
+
+
+def run_ours(
+    tracker, frames: list[np.ndarray], dets: list[Detections], feats: list[np.ndarray] | None
+) -> Run:
+    """Our tracker over all frames; features go to the tracker only if it needs them, but each
+    output row keeps its detection's feature (for appearance-aware stitching)."""
+    from trackers.types import TrackRows
+
+    per_frame, row_feats = [], []
+    t0 = time.perf_counter()
+    for i, (frame, d) in enumerate(zip(frames, dets, strict=True)):
+        f = feats[i] if feats is not None else None
+        tracks = tracker.update(d, frame, f if tracker.needs_features else None)
+        per_frame.append(tracks)
+        if f is not None:
+            row_feats.append(f[tracks.det_index])
+    seconds = time.perf_counter() - t0
+    rows = TrackRows.from_tracks(list(range(1, len(per_frame) + 1)), per_frame)
+    return Run(rows, np.concatenate(row_feats) if row_feats else None, seconds)
+
+
+def run_ultralytics(tracker_yaml: str, frames: list[np.ndarray], dets: list[Detections]) -> Run:
+    """ultralytics' tracker with its stock YAML, fed as ``model.track`` feeds it; boxes as it reports them."""
+    import torch
+    from ultralytics.engine.results import Boxes
+    from ultralytics.trackers.track import TRACKER_MAP
+    from ultralytics.utils import YAML, IterableSimpleNamespace
+    from ultralytics.utils.checks import check_yaml
+
+    from trackers.types import TrackRows
+
+    cfg = IterableSimpleNamespace(**YAML.load(check_yaml(tracker_yaml)))
+    cfg.device = "cpu"
+    tracker = TRACKER_MAP[cfg.tracker_type](args=cfg)
+    out_f, out_id, out_box, out_score = [], [], [], []
+    t0 = time.perf_counter()
+    for i, (frame, d) in enumerate(zip(frames, dets, strict=True)):
+        data = np.concatenate([d.boxes, d.scores[:, None], np.zeros((len(d), 1), np.float32)], axis=1)
+        boxes = Boxes(torch.from_numpy(data), frame.shape[:2]).cpu().numpy()
+        tracks = tracker.update(boxes, frame)
+        if len(tracks):
+            out_f.append(np.full(len(tracks), i + 1))
+            out_id.append(tracks[:, 4])
+            out_box.append(tracks[:, :4])
+            out_score.append(tracks[:, 5])
+    seconds = time.perf_counter() - t0
+    rows = TrackRows(
+        frames=np.concatenate(out_f),
+        ids=np.concatenate(out_id),
+        boxes=np.concatenate(out_box),
+        scores=np.concatenate(out_score),
+    )
+    return Run(rows, None, seconds)
+
+
+def run_ultralytics_live(tracker_yaml: str, video: Path, limit: int, *, imgsz: int | str, conf: float) -> Run:
+    """``model.track`` itself over the first ``limit`` frames (detector included in the time)."""
+    from ultralytics import YOLO
+
+    from trackers.detector import resolve_pose_weights
+    from trackers.types import TrackRows
+
+    weights, _ = resolve_pose_weights()
+    model = YOLO(str(weights), task="pose")
+    out_f, out_id, out_box, out_score = [], [], [], []
+    t0 = time.perf_counter()
+    stream = model.track(
+        source=str(video), tracker=tracker_yaml, imgsz=imgsz, conf=conf, stream=True, verbose=False
+    )
+    for i, result in enumerate(stream):
+        if i >= limit:
+            break
+        b = result.boxes
+        if b is not None and b.id is not None and len(b):
+            out_f.append(np.full(len(b), i + 1))
+            out_id.append(b.id.numpy())
+            out_box.append(b.xyxy.numpy())
+            out_score.append(b.conf.numpy())
+    seconds = time.perf_counter() - t0
+    rows = TrackRows(
+        frames=np.concatenate(out_f),
+        ids=np.concatenate(out_id),
+        boxes=np.concatenate(out_box),
+        scores=np.concatenate(out_score),
+    )
+    return Run(rows, None, seconds)
+
+
+FRAME_SIZE = (768, 576)  # vtest.avi (width, height)
+
+
+def postprocess(run: Run, stitch_config, max_gap: int) -> tuple[object, float]:
+    """Stitch fragments (appearance when the run has features) and interpolate gaps up to ``max_gap``
+    frames (0: no interpolation); returns rows, seconds."""
+    from trackers.interpolate import interpolate_gaps
+    from trackers.stitch import stitch_rows
+
+    t0 = time.perf_counter()
+    rows = stitch_rows(run.rows, run.features, stitch_config, frame_size=FRAME_SIZE)
+    if max_gap > 0:
+        rows, _ = interpolate_gaps(rows, max_gap=max_gap)
+    return rows, time.perf_counter() - t0
+
+
+def interpolate_only(run: Run, max_gap: int) -> tuple[object, float]:
+    from trackers.interpolate import interpolate_gaps
+
+    t0 = time.perf_counter()
+    rows, _ = interpolate_gaps(run.rows, max_gap=max_gap)
+    return rows, time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------------------------------------
+# scoring and the table
+
+
+def score(rows, gt, frames: tuple[int, int]) -> dict:
+    from app.mot import evaluate_tables, table_from_rows
+
+    s = evaluate_tables(table_from_rows(rows), gt, frames)
+    strict = evaluate_tables(table_from_rows(rows), gt, frames, forgive_ignored=False)
+    return {
+        "mota": s.mota,
+        "idf1": s.idf1,
+        "hota": s.hota,
+        "idsw": s.id_switches,
+        "fp": s.false_positives,
+        "fn": s.false_negatives,
+        "mota_strict": strict.mota,
+        "ids_scored": s.num_result_ids,
+    }
+
+
+def time_detector(frames: list[np.ndarray], *, imgsz: int | str, conf: float, sample: int) -> float:
+    """Detector seconds per frame over ``sample`` frames spread over the video (after one warm-up)."""
+    from trackers.detector import YoloPoseDetector
+
+    detector = YoloPoseDetector(imgsz=imgsz, conf=conf)
+    picks = np.linspace(0, len(frames) - 1, sample).astype(int)
+    detector.detect(frames[picks[0]])
+    t0 = time.perf_counter()
+    for i in picks:
+        detector.detect(frames[i])
+    return (time.perf_counter() - t0) / sample
+
+
+def markdown_table(results: list[dict]) -> str:
+    head = "| tracker | MOTA | IDF1 | HOTA | IDSW | FP | FN | MOTA (strict) | ids (all frames) | track fps | end-to-end fps | vs BT |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in results:
+        lines.append(
+            f"| {r['name']} | {r['mota']:.3f} | {r['idf1']:.3f} | {r['hota']:.3f} | {r['idsw']} | {r['fp']} | {r['fn']} | "
+            f"{r['mota_strict']:.3f} | {r['ids_all']} | {r['track_fps']:.0f} | {r['e2e_fps']:.2f} | {r['vs_bt']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from app.mot import parse_frame_range, read_mot
+    from trackers.bytetrack import ByteTrackConfig, ByteTrackTracker
+    from trackers.deepsort import DeepSortConfig, DeepSortTracker
+    from trackers.stitch import StitchConfig
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", type=Path, default=SHARED / "vtest.avi")
+    parser.add_argument("--gt", type=Path, default=SHARED / "pets09-s2l1-gt-dev.txt")
+    parser.add_argument("--frames", default="1-400", help="scored frame range (default 1-400)")
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="detections cache (.npz; default in the user cache dir)"
+    )
+    parser.add_argument(
+        "--imgsz", default="1280", help="detector input size or 'auto' (default 1280, the peers' setting)"
+    )
+    parser.add_argument("--conf", type=float, default=0.1)
+    parser.add_argument(
+        "--det-sample", type=int, default=20, help="frames timed for the detector-alone speed"
+    )
+    parser.add_argument(
+        "--live-peers", action="store_true", help="also run ultralytics model.track (detector included)"
+    )
+    parser.add_argument("--detect-only", action="store_true", help="only build the detections cache")
+    parser.add_argument("--json", type=Path, help="write the results as JSON")
+    parser.add_argument(
+        "--sweep", action="store_true", help="also print the sensitivity of the default to its settings"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    for noisy in ("ultralytics", "trackers", "app"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    imgsz = args.imgsz if args.imgsz == "auto" else int(args.imgsz)
+    first, last = parse_frame_range(args.frames)
+    cache_path = args.cache or default_cache(imgsz, args.conf)
+    frames = read_frames(args.video)
+    cache = cached_detections(frames, cache_path, imgsz=imgsz, conf=args.conf)
+    if args.detect_only:
+        return 0
+    dets = cache.detections
+    gt = read_mot(args.gt)
+
+    t0 = time.perf_counter()
+    feats = [hsv_features(f, d.boxes) for f, d in zip(frames, dets, strict=True)]
+    feat_seconds = time.perf_counter() - t0
+    det_spf = (
+        time_detector(frames, imgsz=imgsz, conf=args.conf, sample=args.det_sample)
+        if args.det_sample
+        else float(np.median(cache.seconds))
+    )
+    stitch_cfg = StitchConfig()
+    max_gap = stitch_cfg.max_gap
+
+    runs: list[tuple[str, Run, float]] = []  # name, run, extra seconds (features, post-processing)
+    bt = run_ultralytics("bytetrack.yaml", frames, dets)
+    runs.append(("ultralytics ByteTrack", bt, 0.0))
+    runs.append(("ultralytics BoT-SORT", run_ultralytics("botsort.yaml", frames, dets), 0.0))
+    ours_bt = run_ours(ByteTrackTracker(ByteTrackConfig()), frames, dets, feats)
+    runs.append(("reidwatch bytetrack", ours_bt, 0.0))
+    rows, sec = postprocess(ours_bt, stitch_cfg, max_gap)
+    runs.append(
+        ("reidwatch bytetrack + stitch + interp", Run(rows, None, ours_bt.seconds), sec + feat_seconds)
+    )
+    rows, sec = postprocess(Run(ours_bt.rows, None, 0.0), stitch_cfg, max_gap)
+    runs.append(
+        ("reidwatch bytetrack + stitch (motion only) + interp", Run(rows, None, ours_bt.seconds), sec)
+    )
+    ours_ds = run_ours(DeepSortTracker(DeepSortConfig()), frames, dets, feats)
+    runs.append(("reidwatch deepsort (HSV)", ours_ds, feat_seconds))
+    rows, sec = postprocess(ours_ds, stitch_cfg, max_gap)
+    runs.append(
+        ("reidwatch deepsort (HSV) + stitch + interp", Run(rows, None, ours_ds.seconds), sec + feat_seconds)
+    )
+    if args.live_peers:
+        for name in ("bytetrack.yaml", "botsort.yaml"):
+            live = run_ultralytics_live(name, args.video, last, imgsz=imgsz, conf=args.conf)
+            runs.append((f"ultralytics model.track {name} (live, detector in time)", live, -1.0))
+
+    n = len(frames)
+    bt_e2e = n / (n * det_spf + bt.seconds)
+    results = []
+    for name, run, extra in runs:
+        track_seconds = run.seconds + max(extra, 0.0)
+        e2e = n / (n * det_spf + track_seconds) if extra >= 0 else last / run.seconds
+        results.append(
+            {
+                "name": name,
+                **score(run.rows, gt, (first, last)),
+                "ids_all": int(len(np.unique(run.rows.ids))),
+                "track_fps": n / track_seconds if extra >= 0 else float("nan"),
+                "e2e_fps": e2e,
+                "vs_bt": e2e / bt_e2e,
+            }
+        )
+    sys.stdout.write(
+        f"vtest.avi: {n} frames, {sum(len(d) for d in dets)} detections (imgsz {cache.meta.get('imgsz')}, conf "
+        f"{args.conf}); scored frames {first}-{last} against {args.gt.name}\n"
+        f"detector alone: {1 / det_spf:.2f} frames/s ({args.det_sample} frames timed); HSV features "
+        f"{n / feat_seconds:.0f} frames/s\n\n"
+    )
+    sys.stdout.write(markdown_table(results) + "\n")
+    sweep = sensitivity(frames, dets, feats, gt, (first, last)) if args.sweep else []
+    if sweep:
+        sys.stdout.write(
+            "\nsensitivity of reidwatch bytetrack + stitch + interp (one setting changed at a time):\n\n"
+        )
+        sys.stdout.write(sweep_table(sweep) + "\n")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {"frames": [first, last], "detector_fps": 1 / det_spf, "results": results, "sweep": sweep},
+                indent=2,
+            )
+        )
+    return 0
+
+
+SWEEP_TRACKER = {
+    "track_buffer": (15, 60),
+    "match_thresh": (0.7, 0.9),
+    "track_high_thresh": (0.2, 0.35),
+    "new_track_thresh": (0.2, 0.35),
+    "fuse_score": (False,),
+}
+SWEEP_STITCH = {
+    "max_gap": (15, 60),
+    "motion_gate": (0.3, 0.8),
+    "motion_gate_per_frame": (0.02, 0.1),
+    "max_appearance_distance": (0.3, 0.7),
+    "appearance_weight": (0.0, 2.0),
+}
+
+
+def sensitivity(frames, dets, feats, gt, span: tuple[int, int]) -> list[dict]:
+    """Score the default pipeline with one tracker or stitching setting moved up or down at a time."""
+    from dataclasses import replace
+
+    from trackers.bytetrack import ByteTrackConfig, ByteTrackTracker
+    from trackers.stitch import StitchConfig
+
+    base_t, base_s = ByteTrackConfig(), StitchConfig()
+    out = []
+    base_run = run_ours(ByteTrackTracker(base_t), frames, dets, feats)
+    variants = [("default", base_t, base_s, base_run)]
+    for key, values in SWEEP_TRACKER.items():
+        for v in values:
+            cfg = replace(base_t, **{key: v})
+            variants.append(
+                (f"tracker {key}={v}", cfg, base_s, run_ours(ByteTrackTracker(cfg), frames, dets, feats))
+            )
+    for key, values in SWEEP_STITCH.items():
+        for v in values:
+            variants.append((f"stitch {key}={v}", base_t, replace(base_s, **{key: v}), base_run))
+    variants.append(("no stitching", base_t, None, base_run))
+    variants.append(("stitch without appearance", base_t, base_s, Run(base_run.rows, None, base_run.seconds)))
+    for gap in (0, 10):
+        variants.append((f"interpolate max_gap={gap}", base_t, base_s, base_run, gap))
+    for name, _, stitch_cfg, run, *gap in variants:
+        if stitch_cfg is None:
+            rows, _ = interpolate_only(run, base_s.max_gap)
+        else:
+            rows, _ = postprocess(run, stitch_cfg, gap[0] if gap else stitch_cfg.max_gap)
+        out.append({"name": name, **score(rows, gt, span), "ids_all": int(len(np.unique(rows.ids)))})
+    return out
+
+
+def sweep_table(rows: list[dict]) -> str:
+    lines = ["| variant | MOTA | IDF1 | HOTA | IDSW | ids (all frames) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['name']} | {r['mota']:.3f} | {r['idf1']:.3f} | {r['hota']:.3f} | {r['idsw']} | {r['ids_all']} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

