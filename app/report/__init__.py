@@ -1,0 +1,88 @@
+"""Cross-camera match reports: where and when each identity was seen, the matches behind it, how it was made.
+
+A pure step (:func:`app.report.build.build_report`) reads the store into a :class:`~app.report.model.Report`
+value; writers render it as one self-contained HTML file, a paginated PDF (Qt's PDF writer), CSV (one row per
+sighting) or JSON (everything). :func:`export_report` does both steps and picks the writer from the file
+name's suffix. Writers are imported when used, so exporting CSV never loads matplotlib or Qt.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from app.errors import UserError
+from app.report.build import DEFAULT_MAX_PICTURES, build_report
+from app.report.model import Report
+from app.store import Database
+
+log = logging.getLogger(__name__)
+
+# suffix -> (module, function(report, path) -> Path)
+WRITERS: dict[str, tuple[str, str]] = {
+    ".html": ("app.report.html", "write_html"),
+    ".htm": ("app.report.html", "write_html"),
+    ".pdf": ("app.report.pdf", "write_pdf"),
+    ".csv": ("app.report.csv_json", "write_csv"),
+    ".json": ("app.report.csv_json", "write_json"),
+}
+
+__all__ = [
+    "DEFAULT_MAX_PICTURES", "WRITERS", "Report", "build_report", "export_report", "write_report", "writer_for",
+]
+
+
+def writer_for(path: str | Path) -> tuple[str, str]:
+    """(module, function) of the writer for ``path``'s suffix; UserError for a suffix no writer knows."""
+    path = Path(path)
+    try:
+        return WRITERS[path.suffix.lower()]
+    except KeyError:
+        raise UserError(
+            f"cannot tell the report format from {path.name!r}: the file name must end in .html, .pdf, .csv or .json"
+        ) from None
+
+
+def write_report(report: Report, out_path: str | Path) -> Path:
+    """Render ``report`` in the format that ``out_path``'s suffix names; returns the path written."""
+    path = Path(out_path).expanduser()
+    module_name, function = writer_for(path)
+    writer = getattr(importlib.import_module(module_name), function)
+    written: Path = writer(report, path)
+    log.info("report written to %s", written)
+    return written
+
+
+def export_report(
+    db: Database,
+    out_path: str | Path,
+    *,
+    identities: Sequence[int] | None = None,
+    cameras: Sequence[str] | None = None,
+    t_from: datetime | None = None,
+    t_to: datetime | None = None,
+    confirmed_only: bool = False,
+    include_paths: bool = False,
+    max_pictures: int = DEFAULT_MAX_PICTURES,
+) -> Path:
+    """Build a report from ``db`` and write it to ``out_path`` (.html, .pdf, .csv or .json).
+
+    ``identities`` / ``cameras`` / ``t_from``-``t_to`` narrow what is reported (None: everything);
+    ``confirmed_only`` keeps only operator-confirmed matches and the sightings they tie; absolute paths of
+    source videos and of the database appear only with ``include_paths``; pictures are embedded for the first
+    ``max_pictures`` identities. Raises UserError for a bad suffix, filter or unwritable path; the file is
+    written whole or not at all.
+
+    Safe to call from a worker thread (it opens its own session). For PDF, when no Qt application exists yet
+    one is made, which must happen on the main thread; inside the desktop UI the UI's application is used.
+    """
+    path = Path(out_path).expanduser()
+    writer_for(path)  # a bad suffix fails before any work is done
+    report = build_report(
+        db, identities=identities, cameras=cameras, t_from=t_from, t_to=t_to, confirmed_only=confirmed_only,
+        include_paths=include_paths, max_pictures=max_pictures,
+    )
+    return write_report(report, path)
