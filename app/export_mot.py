@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import numpy as np
 from sqlalchemy.orm import Session
 
 from app.errors import UserError
 from app.store import repo
 from app.store.records import SourceInfo
+from trackers.interpolate import interpolate_gaps
+from trackers.types import TrackRows
 
 
 def pick_source(s: Session, camera: str, source_id: int | None) -> SourceInfo:
@@ -31,12 +31,12 @@ def pick_source(s: Session, camera: str, source_id: int | None) -> SourceInfo:
     return sources[0]
 
 
-def mot_rows(s: Session, source: SourceInfo, ids: str, *, interpolate: bool = True) -> list[tuple]:
-    """Rows (frame, id, left, top, width, height, score) for one source.
+def mot_rows(s: Session, source: SourceInfo, ids: str, *, interpolate: bool = True, max_gap: int = 30) -> list[tuple]:
+    """Rows (frame, id, left, top, width, height, score) for one source, frame 1-based.
 
     ids="track": one id per stay in view (tracker tracks, fragments joined across occlusions);
     ids="identity": the linked identity (tracks not linked to any identity keep a unique id of their own).
-    Gaps inside a joined stay are filled by linear interpolation of the boxes when ``interpolate``.
+    Gaps of at most ``max_gap`` frames inside one id are filled by linear interpolation when ``interpolate``.
     """
     if ids not in ("track", "identity"):
         raise UserError(f"--ids must be track or identity, not {ids!r}")
@@ -50,33 +50,30 @@ def mot_rows(s: Session, source: SourceInfo, ids: str, *, interpolate: bool = Tr
             key[t.id] = t.identity_id if t.identity_id is not None else base + t.id
         else:
             key[t.id] = t.stay_id if t.stay_id is not None else t.id
-    per_id: dict[int, dict[int, tuple]] = defaultdict(dict)
+    # one box per (id, frame): an identity may hold time-overlapping tracks only where an operator overruled
+    # linking; keep the most confident box then.
+    best: dict[tuple[int, int], tuple] = {}
     for o in repo.observations(s, [t.id for t in tracks]):
-        k = key[o.track_id]
-        prev = per_id[k].get(o.frame)
-        if prev is None or o.score > prev[4]:
-            per_id[k][o.frame] = (*o.box, o.score)
-    # identities may hold time-overlapping tracks only if linking was overruled; keep one box per frame
-    # and renumber ids densely (1..K) for the evaluators.
-    rows: list[tuple] = []
-    for new_id, (_, frames) in enumerate(sorted(per_id.items(), key=lambda kv: min(kv[1])), start=1):
-        fs = np.array(sorted(frames))
-        boxes = np.array([frames[f][:4] for f in fs], np.float64)
-        scores = np.array([frames[f][4] for f in fs], np.float64)
-        if interpolate and len(fs) > 1:
-            full = np.arange(fs[0], fs[-1] + 1)
-            gaps = np.setdiff1d(full, fs)
-            if len(gaps):
-                gb = np.stack([np.interp(gaps, fs, boxes[:, c]) for c in range(4)], axis=1)
-                fs = np.concatenate([fs, gaps])
-                boxes = np.concatenate([boxes, gb])
-                scores = np.concatenate([scores, np.zeros(len(gaps))])
-                order = np.argsort(fs)
-                fs, boxes, scores = fs[order], boxes[order], scores[order]
-        for f, b, sc in zip(fs, boxes, scores):
-            rows.append((int(f) + 1, new_id, b[0], b[1], b[2] - b[0], b[3] - b[1], float(sc)))
-    rows.sort(key=lambda r: (r[0], r[1]))
-    return rows
+        k = (key[o.track_id], o.frame)
+        if k not in best or o.score > best[k][4]:
+            best[k] = (*o.box, o.score)
+    if not best:
+        return []
+    keys = np.array(list(best), np.int64)
+    vals = np.array(list(best.values()), np.float64)
+    rows = TrackRows(frames=keys[:, 1], ids=keys[:, 0], boxes=vals[:, :4], scores=vals[:, 4])
+    if interpolate:
+        rows, _ = interpolate_gaps(rows, max_gap=max_gap)
+    # dense ids 1..K in order of first appearance, for evaluators and readers
+    first: dict[int, int] = {}
+    for _, i in sorted(zip(rows.frames.tolist(), rows.ids.tolist(), strict=True)):
+        first.setdefault(i, len(first) + 1)
+    out = [
+        (int(f) + 1, first[int(i)], float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1]), float(sc))
+        for f, i, b, sc in zip(rows.frames, rows.ids, rows.boxes, rows.scores, strict=True)
+    ]
+    out.sort(key=lambda r: (r[0], r[1]))
+    return out
 
 
 def format_mot(rows: list[tuple]) -> str:

@@ -16,6 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ids", choices=["track", "identity"], default="track",
                    help="track: one id per stay in view; identity: the linked identity across re-entries/cameras")
     p.add_argument("--no-interpolate", action="store_true", help="do not fill gaps inside a stay")
+    p.add_argument("--max-gap", type=int, default=30, help="longest gap (frames) filled by interpolation")
     p.add_argument("--out", required=True, help="output file (- for stdout)")
     add_db_argument(p)
 
@@ -24,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     _, db = open_db(args, create=False)
     with db.session() as s:
         source = pick_source(s, args.camera, args.source)
-        rows = mot_rows(s, source, args.ids, interpolate=not args.no_interpolate)
+        rows = mot_rows(s, source, args.ids, interpolate=not args.no_interpolate, max_gap=args.max_gap)
     text = format_mot(rows)
     if args.out == "-":
         print(text, end="")
