@@ -1,0 +1,107 @@
+"""Ingestion behaviour: queue files on the :class:`IngestWorker`, follow their progress, cancel them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from PySide6.QtCore import QItemSelection, QObject, Signal
+
+from ui.models.base import ROW_ROLE
+from ui.models.jobs import IngestJobModel, JobRow
+from ui.views.ingest import JobsPanel
+from ui.workers import IngestRequest, IngestWorker
+
+log = logging.getLogger(__name__)
+
+
+class IngestController(QObject):
+    """Owns the jobs model. ``job_done`` fires once per job whatever its end (complete, cancelled, failed)."""
+
+    job_done = Signal(int, str, str)  # job id, status, message
+    work_changed = Signal(str, object)  # status-bar text, percent (None: nothing running, -1: unknown)
+
+    def __init__(self, *, panel: JobsPanel, worker: IngestWorker) -> None:
+        super().__init__(panel)
+        self.panel, self.worker = panel, worker
+        self.model = IngestJobModel(parent=self)
+        panel.table.setModel(self.model)
+        self._state = ""
+        # bound methods, not lambdas: the worker emits from its own thread, and a QObject receiver makes
+        # Qt queue the call onto the UI thread
+        worker.job_started.connect(self._on_started)
+        worker.job_progress.connect(self._on_progress)
+        worker.job_finished.connect(self._on_finished)
+        worker.job_failed.connect(self._on_failed)
+        worker.state_changed.connect(self._on_state)
+        panel.cancel_button.clicked.connect(self.cancel_selected)
+        panel.table.selectionModel().selectionChanged.connect(self._on_selection)
+
+    def add_videos(self, requests: Sequence[IngestRequest]) -> list[int]:
+        """Queue files for ingestion (what the menu, the toolbar and drag and drop end in)."""
+        if not self.worker.isRunning():
+            self.worker.start()
+        ids = []
+        for req in requests:
+            job_id = self.worker.enqueue(req)
+            self.model.add_job(JobRow(job_id=job_id, path=req.path, camera=req.camera, start=req.start))
+            ids.append(job_id)
+        self._report()
+        return ids
+
+    def cancel(self, job_id: int) -> None:
+        row = self.model.job(job_id)
+        if row is not None and row.active:
+            self.worker.cancel(job_id)
+            self.model.update_job(job_id, message="cancelling…")
+
+    def cancel_selected(self) -> None:
+        for ix in self.panel.table.selectionModel().selectedRows():
+            self.cancel(ix.data(ROW_ROLE).job_id)
+
+    def _on_selection(self, _s: QItemSelection, _d: QItemSelection) -> None:
+        rows = [ix.data(ROW_ROLE) for ix in self.panel.table.selectionModel().selectedRows()]
+        self.panel.cancel_button.setEnabled(any(r.active for r in rows))
+
+    def _update(self, job_id: int, **changes: object) -> None:
+        self.model.update_job(job_id, **changes)
+        self._report()
+        self._on_selection(QItemSelection(), QItemSelection())
+
+    def _on_started(self, job_id: int) -> None:
+        self._update(job_id, status="running")
+
+    def _on_progress(self, job_id: int, done: int, total: int) -> None:
+        self._update(job_id, done=done, total=total)
+
+    def _on_failed(self, job_id: int, message: str) -> None:
+        self._on_finished(job_id, "failed", message)
+
+    def _on_finished(self, job_id: int, status: str, message: str) -> None:
+        row = self.model.job(job_id)
+        done = row.total if row is not None and status == "complete" and row.total else None
+        changes: dict[str, object] = {"status": status, "message": message}
+        if done is not None:
+            changes["done"] = done
+        self._update(job_id, **changes)
+        log.info("ingest job %d %s: %s", job_id, status, message)
+        self.job_done.emit(job_id, status, message)
+
+    def _on_state(self, state: str) -> None:
+        self._state = "" if state == "idle" else state
+        self._report()
+
+    def _report(self) -> None:
+        active = self.model.active_jobs()
+        if not active:
+            self.work_changed.emit("", None)
+            return
+        running = next((r for r in active if r.status == "running"), None)
+        queued = len(active) - (1 if running else 0)
+        text = self._state or (f"ingesting {running.path.name}" if running else "waiting")
+        if queued:
+            text += f" (+{queued} queued)"
+        self.work_changed.emit(text, running.percent if running else -1)
+
+    def jobs(self) -> list[JobRow]:
+        return self.model.rows()

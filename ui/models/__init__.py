@@ -1,0 +1,1 @@
+"""Qt models over plain rows from ``app`` (identities, tracks, search hits, matches, ingestion jobs)."""

@@ -1,0 +1,1 @@
+"""Widgets: layout only; behaviour lives in ``ui.controllers``."""
