@@ -16,8 +16,7 @@ import cv2
 import numpy as np
 
 from app.sampling import Sample, TrackSampler, crop_box, overlap_with_others, sample_quality, sharpness
-from app.store import Database
-from app.store import repo
+from app.store import Database, repo
 from app.store.records import ObservationRecord
 from trackers.types import Detections, Tracker, Tracks
 
@@ -145,7 +144,7 @@ class CameraProcessor:
 
     def _detection_features(self, image: np.ndarray, detections: Detections) -> np.ndarray:
         crops, kps = [], []
-        for box, kp in zip(detections.boxes, detections.keypoints):
+        for box, kp in zip(detections.boxes, detections.keypoints, strict=True):
             crop, cut = crop_box(image, box)
             if crop.size == 0:
                 crop = np.zeros((16, 8, 3), np.uint8)
@@ -157,13 +156,18 @@ class CameraProcessor:
         emb = self.encoder.encode(crops, kps)
         return np.asarray(emb.global_feat, np.float32)  # type: ignore[attr-defined]
 
+    def open_track_samples(self, min_samples: int = 1) -> dict[int, list[Sample]]:
+        """Tracker id -> the best samples kept so far, for tracks still open (live re-identification)."""
+        return {ot.local_id - self.offset: list(ot.sampler.samples) for ot in self._open.values()
+                if len(ot.sampler.samples) >= min_samples}
+
     # ------------------------------------------------------------------ writing
     def flush(self, frames_done: int | None = None, *, status: str | None = None) -> None:
         """Write buffered observations and the tracks that closed; one transaction."""
         closing, self._closing = self._closing, []
         with self.db.session() as s:
             ids: dict[int, int] = {}
-            for local, rec in self._obs:
+            for local, _ in self._obs:
                 ot = self._open.get(local) or next((c for c in closing if c.local_id == local), None)
                 if ot is None:
                     continue

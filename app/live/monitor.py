@@ -15,17 +15,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import or_, select
 
 from app.live.capture import CameraCapture, CapturedFrame
 from app.live.health import CameraHealth, CameraState
 from app.live.redact import redact_url
-from app.pipeline import CameraProcessor, EncoderLike
-from app.store import Database
+from app.pipeline import CameraProcessor, EncoderLike, thumbnail_jpeg
+from app.store import Database, repo
 from app.store import models as m
-from app.store import repo
 from app.store.records import as_utc
 from trackers.types import Detector, Tracker
 
@@ -46,10 +45,21 @@ class Alert:
     camera: str
     identity_id: int
     identity_name: str | None
-    track_id: int
+    track_id: int  # the stored track; while ``live``, the camera tracker's id of the still-open track
     time: datetime
     distance: float | None
     thumbnail: bytes | None
+    live: bool = False  # raised while the person is in view, before the track is stored
+
+
+@dataclass(frozen=True)
+class LiveIdentity:
+    """The stored identity an open track looks like, found while the person is still in view."""
+
+    identity_id: int
+    name: str | None
+    distance: float
+    watch: bool
 
 
 @dataclass
@@ -79,6 +89,7 @@ class LiveMonitor:
         link_interval_s: float = 20.0, close_after_frames: int = 75, capture_options: dict | None = None,
         on_alert: Callable[[Alert], None] | None = None, on_health: Callable[[CameraHealth], None] | None = None,
         on_frame: Callable[[str, CapturedFrame, object], None] | None = None,
+        reid_interval_s: float = 3.0,
     ) -> None:
         names = [c.name for c in cameras]
         if len(set(names)) != len(names):
@@ -105,6 +116,13 @@ class LiveMonitor:
         self._last_state: dict[str, CameraState] = {}
         self._pending_closed: list[int] = []
         self._commands: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
+        self.reid_interval_s = reid_interval_s
+        self._live_ids: dict[str, dict[int, LiveIdentity]] = {}
+        self._alerted: set[tuple[str, int]] = set()
+
+    def live_identities(self, camera: str) -> dict[int, LiveIdentity]:
+        """Tracker id -> identity for the camera's open tracks recognised so far (thread-safe snapshot)."""
+        return dict(self._live_ids.get(camera, {}))
 
     def add_camera(self, spec: CameraSpec) -> None:
         """Start watching another camera (thread-safe; takes effect in the worker loop)."""
@@ -174,7 +192,7 @@ class LiveMonitor:
         for spec in self.specs:
             self._start_camera(spec)
         deadline = None if duration_s is None else time.monotonic() + duration_s
-        last_flush = last_link = time.monotonic()
+        last_flush = last_link = last_reid = time.monotonic()
         try:
             while not self._stop.is_set():
                 if deadline is not None and time.monotonic() >= deadline:
@@ -196,13 +214,16 @@ class LiveMonitor:
                 if self.link is not None and now - last_link >= self.link_interval_s and self._pending_closed:
                     self._link()
                     last_link = now
+                if self.reid_interval_s > 0 and now - last_reid >= self.reid_interval_s:
+                    self._recognise_open_tracks()
+                    last_reid = now
         finally:
             self._shutdown()
         return self.stats
 
     def _process(self, frames: list[CapturedFrame]) -> None:
         detections = self.detector.detect_batch([f.image for f in frames])
-        for f, dets in zip(frames, detections):
+        for f, dets in zip(frames, detections, strict=True):
             proc = self._procs.get(f.camera) or self._new_processor(f)
             tracks = proc.process(f.frame_index, f.image, dets, f.wall_time)
             st = self.stats.cameras[f.camera]
@@ -259,15 +280,63 @@ class LiveMonitor:
                 .where(m.Track.id.in_(track_ids), m.Identity.watch == 1)
             ).all()
             for tid, end, thumb, cam, ident, name in rows:
+                if any(a.live and a.camera == cam and a.identity_id == ident for a in self.stats.alerts[-50:]):
+                    continue  # already announced while the person was in view
                 dist = s.scalar(select(m.Match.distance).where(or_(m.Match.track_a == tid, m.Match.track_b == tid))
                                 .order_by(m.Match.distance).limit(1))
-                alert = Alert(cam, ident, name, tid, as_utc(end), dist, thumb)
-                self.stats.alerts.append(alert)
-                log.warning("WATCHLIST: identity %d%s seen on camera %s at %s (track %d, distance %s)", ident,
-                            f" ({name})" if name else "", cam, alert.time, tid,
-                            "n/a" if dist is None else f"{dist:.3f}")
-                if self.on_alert is not None:
-                    self.on_alert(alert)
+                self._raise(Alert(cam, ident, name, tid, as_utc(end), dist, thumb))
+
+    def _recognise_open_tracks(self) -> None:
+        """Match open tracks against stored identities (one batched encoder call for every camera), so the
+        operator sees who is on screen and watchlist alerts fire while the person is still in view."""
+        from app.link_math import aggregate_samples
+        from app.search import search_descriptor
+
+        todo: list[tuple[str, int, list]] = []
+        for name, proc in self._procs.items():
+            known = self._live_ids.setdefault(name, {})
+            open_samples = proc.open_track_samples()
+            for tid in [t for t in known if t not in open_samples]:
+                del known[tid]  # closed: the stored track takes over
+            todo += [(name, tid, smp) for tid, smp in open_samples.items() if tid not in known]
+        if not todo:
+            return
+        with self.db.session() as s:
+            setting = repo.get_setting(s, "link.threshold")
+        if not setting or "threshold" not in setting:
+            return  # nothing linked yet: no calibrated operating point to judge a match by
+        threshold = float(setting["threshold"])
+        crops = [smp.crop_bgr[:, :, ::-1] for _, _, samples in todo for smp in samples]
+        kps = [smp.keypoints for _, _, samples in todo for smp in samples]
+        emb = self.encoder.encode(crops, kps)
+        start = 0
+        for name, tid, samples in todo:
+            idx = list(range(start, start + len(samples)))
+            start += len(samples)
+            desc = aggregate_samples(emb.global_feat[idx], emb.parts[idx], emb.visibility[idx])  # type: ignore[attr-defined]
+            hits = search_descriptor(self.db, desc, k=1)
+            if not hits or hits[0].identity_id is None or hits[0].distance > threshold:
+                continue
+            hit = hits[0]
+            with self.db.session() as s:
+                ident = s.get(m.Identity, hit.identity_id)
+                watch = bool(ident and ident.watch)
+            live = LiveIdentity(hit.identity_id, hit.identity_name, float(hit.distance), watch)
+            self._live_ids[name][tid] = live
+            if watch and (name, tid) not in self._alerted:
+                self._alerted.add((name, tid))
+                best = max(samples, key=lambda x: x.quality)
+                self._raise(Alert(name, live.identity_id, live.name, tid, datetime.now(timezone.utc), live.distance,
+                                  thumbnail_jpeg(best.crop_bgr), live=True))
+
+    def _raise(self, alert: Alert) -> None:
+        self.stats.alerts.append(alert)
+        who = f"identity {alert.identity_id}" + (f" ({alert.identity_name})" if alert.identity_name else "")
+        log.warning("WATCHLIST: %s seen on camera %s at %s (distance %s)", who, alert.camera,
+                    alert.time.isoformat(timespec="seconds"),
+                    "n/a" if alert.distance is None else f"{alert.distance:.3f}")
+        if self.on_alert is not None:
+            self.on_alert(alert)
 
     def _report_health(self) -> None:
         for name, cap in self._captures.items():

@@ -165,3 +165,46 @@ def test_cameras_can_be_added_and_removed_while_running(tmp_path, shared_data, r
     with db.session() as s:
         (src,) = repo.list_sources(s)
         assert src.status == "complete"
+
+
+def test_live_reidentification_raises_watchlist_alert_while_in_view(tmp_path, shared_data, rtsp_server):
+    """A person already in the store, on the watchlist, is recognised on a live camera before the track closes."""
+    from app.ingest import ingest_video
+    from app.store import models as m
+    from reid_core.weights import build_encoder
+    from trackers.detector import YoloPoseDetector
+    from trackers.registry import make_tracker
+
+    video = people_video(shared_data, tmp_path / "people.avi", frames=30)
+    detector = YoloPoseDetector(imgsz=416, device="cpu")
+    encoder = build_encoder(None, backbone="mobilenetv2", device="cpu")
+    db = open_database(tmp_path / "live.db")
+    ingest_video(db, video, camera="archive", detector=detector, tracker=make_tracker("bytetrack"), encoder=encoder,
+                 start=datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc))
+    with db.session() as s:
+        tracks = repo.list_tracks(s)
+        assert len(tracks) >= 2
+        for i, t in enumerate(tracks):  # one identity per stored track; the first one is on the watchlist
+            ident = m.Identity(name="Suspect" if i == 0 else None, watch=int(i == 0),
+                               created_at=datetime.now(timezone.utc))
+            s.add(ident)
+            s.flush()
+            s.get(m.Track, t.id).identity_id = ident.id
+        repo.put_setting(s, "link.threshold", {"threshold": 0.5})
+    srv = rtsp_server(video)
+    monitor = LiveMonitor(db=db, cameras=[CameraSpec("door", srv.url)], detector=detector, encoder=encoder,
+                          tracker_factory=lambda: make_tracker("bytetrack"), reid_interval_s=1.0,
+                          close_after_frames=1000)
+    alerts = []
+    monitor.on_alert = alerts.append
+    worker = threading.Thread(target=monitor.run, kwargs={"duration_s": 90}, daemon=True)
+    worker.start()
+    try:
+        assert wait_for(lambda: any(a.live for a in alerts), 75), "the watched person is recognised live"
+        assert monitor.live_identities("door"), "open tracks carry the recognised identity"
+    finally:
+        monitor.stop()
+        worker.join(60)
+    alert = next(a for a in alerts if a.live)
+    assert alert.identity_name == "Suspect" and alert.camera == "door" and alert.thumbnail
+    assert alert.distance is not None and alert.distance <= 0.5

@@ -74,6 +74,7 @@ class TileOverlay:
     track_id: int
     box: tuple[float, float, float, float]
     predicted: bool  # the tracker's prediction, no detection this frame
+    identity: str | None = None  # who the live re-identification thinks this is ("P7 Anna"), when it knows
 
     def __post_init__(self) -> None:
         if len(self.box) != 4:
@@ -107,7 +108,12 @@ def display_scale(src_w: int, src_h: int, max_w: int, max_h: int) -> float:
     return min(1.0, max_w / src_w, max_h / src_h)
 
 
-def make_live_frame(frame: CapturedFrame, tracks: Tracks, max_size: tuple[int, int]) -> LiveFrame:
+def identity_label(identity_id: int, name: str | None) -> str:
+    return f"P{identity_id}" + (f" {name}" if name else "")
+
+
+def make_live_frame(frame: CapturedFrame, tracks: Tracks, max_size: tuple[int, int],
+                    identities: dict | None = None) -> LiveFrame:
     """Downscale ``frame.image`` (H, W, 3) BGR to fit ``max_size`` (w, h), convert to RGB, scale the boxes.
 
     Runs on the worker thread: resizing there keeps the GUI thread's work per frame to one small paint.
@@ -124,7 +130,9 @@ def make_live_frame(frame: CapturedFrame, tracks: Tracks, max_size: tuple[int, i
     sx, sy = sw / w, sh / h
     overlays = tuple(
         TileOverlay(track_id=int(tid), box=(float(b[0] * sx), float(b[1] * sy), float(b[2] * sx), float(b[3] * sy)),
-                    predicted=bool(di < 0))
+                    predicted=bool(di < 0),
+                    identity=(identity_label(identities[int(tid)].identity_id, identities[int(tid)].name)
+                              if identities and int(tid) in identities else None))
         for tid, b, di in zip(tracks.ids, tracks.boxes, tracks.det_index, strict=True)
     )
     return LiveFrame(camera=frame.camera, frame_index=frame.frame_index, time=frame.wall_time, image=image,
@@ -350,8 +358,10 @@ class LiveController(QObject):
         """Monitor callback (worker thread): newest frame into the mailbox, one wake-up at most."""
         if camera not in self._names:
             return  # removed meanwhile
+        monitor = self._monitor
+        known = monitor.live_identities(camera) if monitor is not None else None
         live = make_live_frame(frame, tracks if isinstance(tracks, Tracks) else Tracks.empty(),
-                               self._display_size)
+                               self._display_size, known)
         with self._lock:
             wake = not self._mailbox
             self._mailbox[camera] = live

@@ -203,7 +203,7 @@ class CameraTile(QWidget):
             p.setPen(pen)
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRect(rect)
-            label = f"#{ov.track_id}"
+            label = f"#{ov.track_id}" + (f" {ov.identity}" if ov.identity else "")
             box = QRectF(rect.left(), max(area.top(), rect.top() - metrics.height() - 2),
                          metrics.horizontalAdvance(label) + 8, metrics.height() + 2)
             p.fillRect(box, QColor(0, 0, 0, 170))
