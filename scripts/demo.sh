@@ -9,13 +9,13 @@ db="$out/demo.db"
 rw=".venv/bin/reidwatch"
 echo "== sample video: $video"
 echo "== database: $db"
+# ingest also stitches occlusion-broken fragments and links identities; vtest.avi is nominally 7 frames/s
 $rw ingest "$video" --camera entrance --start 2026-11-27T10:00:00 --fps 7 --db "$db"
-$rw link --db "$db" || true
 $rw export-mot --camera entrance --ids track --out "$out/entrance_tracks.txt" --db "$db"
 $rw export-mot --camera entrance --ids identity --out "$out/entrance_identities.txt" --db "$db"
-if $rw report --help >/dev/null 2>&1; then
-  $rw report --out "$out/report.html" --db "$db"
-  $rw report --out "$out/report.csv" --db "$db"
-fi
+$rw report --out "$out/report.html" --db "$db"
+$rw report --out "$out/report.pdf" --db "$db"
+$rw report --out "$out/report.csv" --db "$db"
+$rw report --out "$out/report.json" --db "$db"
 $rw info --db "$db" | tee "$out/summary.txt"
 echo "== done: results in $out/"
