@@ -40,10 +40,11 @@ def run(args: argparse.Namespace) -> int:
     encoder = build_encoder(cfg, device)
     link = None
     if not args.no_link:
-        from app.linking import link_store
+        from app.linking import link_new_tracks
 
-        def link(database, cameras):  # type: ignore[no-untyped-def]
-            link_store(database, cfg, cameras=cameras)
+        def link(database, cameras, track_ids):  # type: ignore[no-untyped-def]
+            # incremental: closed tracks join the nearest identity (or a new one); `reidwatch link` relinks all
+            link_new_tracks(database, cfg, track_ids)
 
     monitor = LiveMonitor(
         db=db, cameras=specs, detector=detector, encoder=encoder, tracker_factory=lambda: build_tracker(cfg, 25.0),

@@ -77,7 +77,7 @@ class MonitorStats:
     link_runs: int = 0
 
 
-LinkFn = Callable[[Database, list[str]], None]
+LinkFn = Callable[[Database, list[str], list[int]], object]  # (db, cameras, newly closed track ids)
 
 
 class LiveMonitor:
@@ -262,7 +262,7 @@ class LiveMonitor:
     def _link(self) -> None:
         closed, self._pending_closed = self._pending_closed, []
         try:
-            self.link(self.db, [s.name for s in self.specs])  # type: ignore[misc]
+            self.link(self.db, [s.name for s in self.specs], closed)  # type: ignore[misc]
         except Exception:  # linking must never stop live capture
             log.exception("live linking failed; capture goes on")
             return

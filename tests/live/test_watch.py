@@ -59,6 +59,8 @@ def stored_obs(db_path: Path, camera: str) -> list[str]:
 
 
 def test_watch_survives_a_server_restart(tmp_path, shared_data, rtsp_server, caplog):
+    from app.config import Config
+    from app.linking import link_new_tracks
     from reid_core.weights import build_encoder
     from trackers.detector import YoloPoseDetector
     from trackers.registry import make_tracker
@@ -75,7 +77,8 @@ def test_watch_survives_a_server_restart(tmp_path, shared_data, rtsp_server, cap
         detector=YoloPoseDetector(imgsz=416, device="cpu"),
         encoder=build_encoder(None, backbone="mobilenetv2", device="cpu"),
         tracker_factory=lambda: make_tracker("bytetrack"),
-        flush_interval_s=0.5, close_after_frames=10,
+        link=lambda database, cameras, track_ids: link_new_tracks(database, Config(), track_ids),
+        flush_interval_s=0.5, close_after_frames=10, link_interval_s=2.0,
         capture_options={"stall_timeout_s": 2.0, "backoff_initial_s": 0.3, "backoff_max_s": 1.0},
     )
     seen_states: list[str] = []
@@ -105,6 +108,9 @@ def test_watch_survives_a_server_restart(tmp_path, shared_data, rtsp_server, cap
         cams = {c.name: c for c in repo.list_cameras(s)}
         assert cams["north"].kind == "rtsp" and "***@" in cams["north"].url_redacted
         assert all(src.status == "complete" for src in repo.list_sources(s))
+        embedded = set(repo.track_embeddings(s))
+        assert embedded and all(t.identity_id is not None for t in repo.list_tracks(s) if t.id in embedded), \
+            "closed tracks are linked into identities live"
     db.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("live.db*"))
     assert PASSWORD.encode() not in raw, "the password never reaches the database"

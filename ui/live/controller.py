@@ -313,10 +313,10 @@ class LiveController(QObject):
             db = open_database(self.db_path)
             link = None
             if opts.link:
-                from app.linking import link_store
+                from app.linking import link_new_tracks
 
-                def link(database, cameras):  # type: ignore[no-untyped-def]
-                    link_store(database, cfg, cameras=cameras)
+                def link(database, cameras, track_ids):  # type: ignore[no-untyped-def]
+                    link_new_tracks(database, cfg, track_ids)
 
             with self._lock:
                 if self._stopping:
