@@ -62,7 +62,8 @@ def build_tracker(cfg: Config, fps: float) -> Any:
 
 
 def build_encoder(cfg: Config, device: str) -> Any:
-    from reid_core.weights import WeightsError, build_encoder as _build
+    from reid_core.weights import WeightsError
+    from reid_core.weights import build_encoder as _build
 
     try:
         return _build(cfg.encoder.weights, backbone=cfg.encoder.backbone, device=device,

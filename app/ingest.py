@@ -10,8 +10,7 @@ from pathlib import Path
 
 from app.errors import UserError
 from app.pipeline import CameraProcessor, EncoderLike, frame_time
-from app.store import Database
-from app.store import repo
+from app.store import Database, repo
 from app.video import FrameReader, content_hash, probe_video
 from trackers.types import Detector, Tracker
 
@@ -121,6 +120,6 @@ def ingest_video(
 
 def _process_batch(proc: CameraProcessor, detector: Detector, batch: list, t0: datetime, fps: float) -> int:
     dets = detector.detect_batch([fr.image for fr in batch])
-    for fr, d in zip(batch, dets):
+    for fr, d in zip(batch, dets, strict=True):
         proc.process(fr.index, fr.image, d, frame_time(t0, fr.index, fps))
     return batch[-1].index

@@ -25,6 +25,8 @@ import numpy as np
 from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.orm import Session
 
+from app import link_cluster as lk
+from app import link_constraints as lc
 from app import link_math as lm
 from app.config import Config
 from app.decisions import constraint_events, new_identity
@@ -192,16 +194,16 @@ def transition_windows(s: Session) -> dict[tuple[int, int], tuple[float, float]]
 def hard_constraints(table: TrackTable, cfg: Config, windows: dict) -> np.ndarray:
     """(N, N) bool: pairs that cannot be one person whatever they look like."""
     cam, t0, t1 = table.camera, table.t_start, table.t_end
-    out = lm.overlap_cannot_link(cam, t0, t1)
+    out = lc.overlap_cannot_link(cam, t0, t1)
     known = np.isfinite(table.first_centre).all(axis=1) & np.isfinite(table.last_centre).all(axis=1)
     if known.any():
         idx = np.flatnonzero(known)
-        out[np.ix_(idx, idx)] |= lm.speed_cannot_link(cam[idx], t0[idx], t1[idx], table.first_centre[idx],
+        out[np.ix_(idx, idx)] |= lc.speed_cannot_link(cam[idx], t0[idx], t1[idx], table.first_centre[idx],
                                                       table.last_centre[idx], table.height[idx],
                                                       max_speed_px_s=cfg.link.max_speed_px_s)
-    out |= lm.gap_cannot_link(cam, t0, t1, max_gap_s=cfg.link.reentry_max_gap_s)
+    out |= lc.gap_cannot_link(cam, t0, t1, max_gap_s=cfg.link.reentry_max_gap_s)
     if windows:
-        out |= lm.transition_cannot_link(cam, t0, t1, windows)
+        out |= lc.transition_cannot_link(cam, t0, t1, windows)
     return out
 
 
@@ -216,7 +218,7 @@ def operator_pairs(s: Session, table: TrackTable) -> tuple[list[tuple[int, int]]
         else:
             first_of[int(k)] = i
     events += constraint_events(s)
-    must, cannot = lm.resolve_constraints(events)
+    must, cannot = lc.resolve_constraints(events)
     row = {int(t): i for i, t in enumerate(table.ids)}
     keep = lambda pairs: [(row[a], row[b]) for a, b in pairs if a in row and b in row]  # noqa: E731
     return keep(must), keep(cannot)
@@ -251,7 +253,7 @@ def link_store(db: Database, cfg: Config, *, cameras: list[str] | None = None, t
             log.info("linking %d tracks (%d samples) with %s distances", len(kept), n_samples, aggregation)
         pos = {t: i for i, t in enumerate(table.ids.tolist())}
         rows = np.array([pos[t] for t in kept], np.int64)
-        sub = _take(table, rows)
+        sub = take_tracks(table, rows)
         n = len(kept)
         dist = distance_matrix(kept, descs, samples, aggregation) if descs is not None else np.zeros((0, 0))
         cannot = hard_constraints(sub, cfg, transition_windows(s))
@@ -260,7 +262,7 @@ def link_store(db: Database, cfg: Config, *, cameras: list[str] | None = None, t
             cannot[a, b] = cannot[b, a] = True
         cal = _calibrate(sub, kept, samples, dist, cannot, must, aggregation, linkage)
         chosen, source = _choose_threshold(threshold, cfg, cal)
-        labels = lm.constrained_agglomerative(dist, chosen, cannot=cannot, must=must, linkage=linkage)
+        labels = lk.constrained_agglomerative(dist, chosen, cannot=cannot, must=must, linkage=linkage)
         # tracks without embeddings follow their stay; alone, they stay unlinked
         run = m.LinkRun(at=repo._naive_utc(repo.utcnow()), threshold=chosen, params={}, stats={})
         s.add(run)
@@ -296,17 +298,17 @@ def _nan0(x: float) -> float:
     return 0.0 if x != x else x
 
 
-def _take(table: TrackTable, rows: np.ndarray) -> TrackTable:
+def take_tracks(table: TrackTable, rows: np.ndarray) -> TrackTable:
     return TrackTable(**{k: getattr(table, k)[rows] for k in TrackTable.__dataclass_fields__})
 
 
 def _calibrate(sub: TrackTable, kept: list[int], samples: dict, dist: np.ndarray, cannot: np.ndarray,
-               must: list[tuple[int, int]], aggregation: str, linkage: str) -> lm.Calibration:
+               must: list[tuple[int, int]], aggregation: str, linkage: str) -> lk.Calibration:
     """Known-different pairs: time-overlapping tracks of one camera; known-same: halves of one track and
     stitched fragments. The threshold is the highest at which clustering, told about only part of the
-    known-different pairs, joins at most MAX_FALSE_RATE of the others (``lm.calibrate_by_clustering``)."""
-    overlap = lm.overlap_cannot_link(sub.camera, sub.t_start, sub.t_end)
-    group = lm.must_link_components(len(kept), must)
+    known-different pairs, joins at most MAX_FALSE_RATE of the others (``lk.calibrate_by_clustering``)."""
+    overlap = lc.overlap_cannot_link(sub.camera, sub.t_start, sub.t_end)
+    group = lk.must_link_components(len(kept), must)
     overlap &= group[:, None] != group[None, :]  # an operator said these are one person after all
     ia, ib = np.nonzero(np.triu(overlap, 1))
     if len(ia) > MAX_NEGATIVE_PAIRS:
@@ -316,25 +318,25 @@ def _calibrate(sub: TrackTable, kept: list[int], samples: dict, dist: np.ndarray
     keys = stay_keys(sub)
     stitched = [dist[a, b] for a, b in must if keys[a] == keys[b]]
     same = np.concatenate([half_split_distances(kept, samples, aggregation), np.array(stitched, np.float64)])
-    pairwise = lm.calibrate_threshold(same, different, default=DEFAULT_THRESHOLDS[aggregation],
+    pairwise = lk.calibrate_threshold(same, different, default=DEFAULT_THRESHOLDS[aggregation],
                                       max_false_rate=MAX_FALSE_RATE)
     if not pairwise.calibrated:
         return pairwise
-    t_cluster, levels = lm.calibrate_by_clustering(dist, list(zip(ia.tolist(), ib.tolist(), strict=True)),
+    t_cluster, levels = lk.calibrate_by_clustering(dist, list(zip(ia.tolist(), ib.tolist(), strict=True)),
                                                    cannot=cannot, must=must, linkage=linkage,
                                                    max_false_rate=MAX_FALSE_RATE)
     # The hidden pairs only sample people who met; two who never met may look closer. So never go beyond
     # where 99% of the known-same pairs are linked, unless known-different pairs only start further out.
     guard = max(float(np.quantile(same, 0.99)), float(np.quantile(different, 0.05)))
     t = min(t_cluster, guard)
-    return lm.Calibration(
+    return lk.Calibration(
         t, True, len(same), len(different), float((same < t).mean()), float((levels < t).mean()),
         f"clustering joins {float((levels < t).mean()):.1%} of {len(different)} known-different pairs hidden from "
         f"it (target <= {MAX_FALSE_RATE:.0%}; that allows {t_cluster:.3f}, capped at {guard:.3f} = max(99% of "
         f"known-same, 5% of known-different)); pairwise, {float((different < t).mean()):.0%} of them are closer")
 
 
-def _choose_threshold(threshold: float | None, cfg: Config, cal: lm.Calibration) -> tuple[float, str]:
+def _choose_threshold(threshold: float | None, cfg: Config, cal: lk.Calibration) -> tuple[float, str]:
     if threshold is not None:
         if not 0.0 < threshold < 2.0:
             raise UserError(f"--threshold must lie between 0 and 2 (PGFA distance), not {threshold}")
@@ -391,12 +393,12 @@ def _write_matches(s: Session, run_id: int, sub: TrackTable, labels: np.ndarray,
         select(m.Match.track_a, m.Match.track_b).where(m.Match.status != "auto"))}
     keys = stay_keys(sub)
     rows = []
-    for i, j in lm.spanning_links(dist, labels):
+    for i, j in lk.spanning_links(dist, labels):
         a, b = int(sub.ids[i]), int(sub.ids[j])
         if (min(a, b), max(a, b)) in decided:
             continue
         gap = max(sub.t_start[j] - sub.t_end[i], sub.t_start[i] - sub.t_end[j])
-        kind = lm.link_kind(bool(sub.camera[i] == sub.camera[j]), bool(keys[i] == keys[j]), float(gap),
+        kind = lk.link_kind(bool(sub.camera[i] == sub.camera[j]), bool(keys[i] == keys[j]), float(gap),
                             occlusion_gap_s=OCCLUSION_GAP_S)
         rows.append({"run_id": run_id, "track_a": a, "track_b": b, "distance": float(dist[i, j]), "kind": kind,
                      "status": "auto"})
@@ -420,108 +422,9 @@ def pair_distance_and_kind(s: Session, track_a: int, track_b: int) -> tuple[floa
     kept, descs, _ = descriptors_for(s, [int(t) for t in table.ids])
     distance = float(lm.descriptor_distance(descs, descs)[0, 1]) if descs is not None and len(kept) == 2 else -1.0
     keys = stay_keys(table)
-    gap = float(lm.time_gaps(table.t_start, table.t_end)[0, 1])
-    return distance, lm.link_kind(bool(table.camera[0] == table.camera[1]), bool(keys[0] == keys[1]), gap,
+    gap = float(lc.time_gaps(table.t_start, table.t_end)[0, 1])
+    return distance, lk.link_kind(bool(table.camera[0] == table.camera[1]), bool(keys[0] == keys[1]), gap,
                                   occlusion_gap_s=OCCLUSION_GAP_S)
 
 
 # ---------------------------------------------------------------- after ingest
-def stitch_source(db: Database, source_id: int, *, use_appearance: bool = True) -> int:
-    """Join one source's fragments broken by occlusions (``trackers.stitch``: motion gates, optional appearance
-    term) and store them as stay ids. Settings scale with the source's frame rate; the frame size keeps a person
-    walking out of the view from being joined to someone walking in. Returns the number of joins."""
-    from dataclasses import replace
-
-    from trackers.stitch import StitchConfig, stitch_tracklets, summarize_tracklets
-    from trackers.types import TrackRows
-
-    with db.session() as s:
-        src = repo.get_source(s, source_id)
-        if src is None:
-            raise UserError(f"no source {source_id} in the store")
-        tracks = repo.list_tracks(s, source_id=source_id)
-        if not tracks:
-            return 0
-        obs = [o for o in repo.observations(s, [t.id for t in tracks]) if not o.predicted]
-        if not obs:
-            return 0
-        rows = TrackRows(frames=np.array([o.frame for o in obs]), ids=np.array([o.track_id for o in obs]),
-                         boxes=np.array([o.box for o in obs]), scores=np.array([o.score for o in obs]))
-        config = StitchConfig.for_frame_rate(src.fps if src.fps and src.fps > 0 else 7.0)
-        summaries = summarize_tracklets(rows, velocity_window=config.velocity_window, max_speed=config.max_speed)
-        if use_appearance:
-            kept, descs, _ = descriptors_for(s, [t.id for t in tracks])
-            look = {t: descs.global_feat[i] for i, t in enumerate(kept)} if descs is not None else {}
-            summaries = [replace(x, appearance=look.get(x.track_id)) for x in summaries]
-        frame_size = (src.width, src.height) if src.width and src.height else None
-        mapping = stitch_tracklets(summaries, config, frame_size=frame_size)
-        for t in tracks:
-            mapping.setdefault(t.id, t.id)
-        repo.set_stay_ids(s, mapping)
-    joins = sum(1 for k, v in mapping.items() if k != v)
-    log.info("source %d: %d fragment joins across occlusions", source_id, joins)
-    return joins
-
-
-def link_after_ingest(db: Database, cfg: Config, source_id: int) -> str:
-    """Stitch the new source's fragments into stays, then relink the whole store; a one-line summary."""
-    joins = stitch_source(db, source_id)
-    summary = link_store(db, cfg, who="ingest")
-    return f"{joins} occlusion joins; {summary.message}"
-
-
-def link_new_tracks(db: Database, cfg: Config, track_ids: list[int], *, candidates: int = 50) -> dict[int, int | None]:
-    """Live cameras: give newly closed tracks an identity without relinking the store. Each joins the identity
-    whose tracks (among its ``candidates`` nearest by search) are closest on average, with the last run's
-    distance and threshold, when no hard constraint or operator decision forbids it; else a new identity.
-    A later ``link_store`` may reorganise. Returns track id -> identity id (None: no embeddings)."""
-    from app.search import search_descriptor
-
-    with db.session() as s:
-        last = s.scalar(select(m.LinkRun).order_by(m.LinkRun.id.desc()).limit(1))
-        threshold = cfg.link.threshold if cfg.link.threshold is not None else (
-            last.threshold if last is not None else DEFAULT_THRESHOLD)
-        aggregation = (last.params or {}).get("aggregation", DEFAULT_AGGREGATION) if last else DEFAULT_AGGREGATION
-        kept, descs, _ = descriptors_for(s, sorted(int(t) for t in track_ids))
-    out: dict[int, int | None] = {int(t): None for t in track_ids}
-    if descs is None:
-        return out
-    for i, tid in enumerate(kept):
-        hits = search_descriptor(db, descs.take([i]), k=candidates, exclude={tid})
-        with db.session() as s:
-            near = [h.track_id for h in hits if h.identity_id is not None]
-            table = load_track_table(s, track_ids=[tid, *near])
-            ids, near_descs, samples = descriptors_for(s, table.ids.tolist())
-            if near_descs is None:
-                continue
-            row = {t: j for j, t in enumerate(table.ids.tolist())}
-            sub = _take(table, np.array([row[t] for t in ids], np.int64))
-            dist = distance_matrix(ids, near_descs, samples, aggregation)
-            cannot = hard_constraints(sub, cfg, transition_windows(s))
-            _, op_cannot = operator_pairs(s, sub)
-            for a, b in op_cannot:
-                cannot[a, b] = cannot[b, a] = True
-            me = ids.index(tid)
-            by_ident: dict[int, list[int]] = {}
-            for j, t in enumerate(ids):
-                if t != tid:
-                    by_ident.setdefault(int(sub.identity[j]), []).append(j)
-            best, best_d = None, threshold
-            for ident, js in by_ident.items():
-                if ident < 0 or cannot[me, js].any():
-                    continue
-                d = float(dist[me, js].mean())
-                if d < best_d:
-                    best, best_d = ident, d
-            target = best if best is not None else new_identity(s)
-            s.query(m.Track).filter(m.Track.id == tid).update({m.Track.identity_id: target}, synchronize_session=False)
-            if best is not None:
-                j = min(by_ident[best], key=lambda j: dist[me, j])
-                keys = stay_keys(sub)
-                gap = float(lm.time_gaps(sub.t_start, sub.t_end)[me, j])
-                s.add(m.Match(run_id=None, track_a=int(ids[j]), track_b=tid, distance=float(dist[me, j]),
-                              kind=lm.link_kind(bool(sub.camera[me] == sub.camera[j]), bool(keys[me] == keys[j]),
-                                                gap, occlusion_gap_s=OCCLUSION_GAP_S), status="auto"))
-            out[tid] = target
-        log.info("track %d -> identity %s (%s)", tid, target, f"distance {best_d:.3f}" if best else "new")
-    return out

@@ -38,7 +38,8 @@ SHARED = ROOT.parent / "shared" / "data"
 
 from app.config import Config, LinkConfig  # noqa: E402
 from app.export_mot import mot_rows  # noqa: E402
-from app.linking import link_store, stitch_source  # noqa: E402
+from app.link_incremental import stitch_source  # noqa: E402
+from app.linking import link_store  # noqa: E402
 from app.mot import MotTable, box_iou_ltwh, evaluate_tables, read_mot  # noqa: E402
 from app.store import models as m  # noqa: E402
 from app.store import open_database, repo  # noqa: E402

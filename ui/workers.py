@@ -286,7 +286,7 @@ class IngestWorker(QThread):
 
     def _link(self, db: Database, config: Config, source_id: int) -> str:
         try:
-            from app.linking import link_after_ingest
+            from app.link_incremental import link_after_ingest
         except ImportError:
             log.info("identity linking is not available in this build")
             return ""

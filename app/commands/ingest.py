@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 def _post_ingest(db, cfg, source_id: int) -> None:  # type: ignore[no-untyped-def]
     """Join occlusion-broken fragments, then link identities (when those steps are installed)."""
     try:
-        from app.linking import link_after_ingest
+        from app.link_incremental import link_after_ingest
     except ImportError:
         log.info("identity linking is not available in this build")
         return

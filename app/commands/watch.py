@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     encoder = build_encoder(cfg, device)
     link = None
     if not args.no_link:
-        from app.linking import link_new_tracks
+        from app.link_incremental import link_new_tracks
 
         def link(database, cameras, track_ids):  # type: ignore[no-untyped-def]
             # incremental: closed tracks join the nearest identity (or a new one); `reidwatch link` relinks all

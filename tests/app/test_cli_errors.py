@@ -9,10 +9,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
-from app.store import open_database
-from app.store import repo
+from app.store import open_database, repo
 
 
 def rw(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -11,8 +11,7 @@ import pytest
 
 from app.export_mot import format_mot, mot_rows, pick_source
 from app.ingest import ingest_video
-from app.store import open_database
-from app.store import repo
+from app.store import open_database, repo
 
 pytestmark = pytest.mark.slow
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)

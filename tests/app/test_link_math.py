@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from app import link_cluster as lk
+from app import link_constraints as lc
 from app import link_math as lm
 from reid_core.matching import pgfa_distance
 
@@ -57,7 +59,7 @@ def test_time_overlap_speed_gap_and_transition_constraints():
     cam = np.array([1, 1, 1, 2])
     t0 = np.array([0.0, 5.0, 20.0, 5.0])
     t1 = np.array([10.0, 15.0, 30.0, 15.0])
-    over = lm.overlap_cannot_link(cam, t0, t1)
+    over = lc.overlap_cannot_link(cam, t0, t1)
     assert over[0, 1] and over[1, 0]  # same camera, 5 s overlap
     assert not over[0, 3]  # other camera
     assert not over[0, 2] and not over.diagonal().any()
@@ -65,35 +67,35 @@ def test_time_overlap_speed_gap_and_transition_constraints():
     first = np.array([[0, 0], [0, 0], [1000, 0], [0, 0]], float)
     last = np.zeros((4, 2))
     h = np.full(4, 80.0)
-    assert lm.speed_cannot_link(cam, t0, t1, first, last, h, max_speed_px_s=50.0)[0, 2]
-    assert not lm.speed_cannot_link(cam, t0, t1, first, last, h, max_speed_px_s=200.0)[0, 2]
-    assert not lm.speed_cannot_link(cam, t0, t1, first, last, h, max_speed_px_s=1.0)[0, 3]  # across cameras
-    assert lm.gap_cannot_link(cam, t0, t1, max_gap_s=5.0)[0, 2]
-    assert not lm.gap_cannot_link(cam, t0, t1, max_gap_s=60.0).any()
+    assert lc.speed_cannot_link(cam, t0, t1, first, last, h, max_speed_px_s=50.0)[0, 2]
+    assert not lc.speed_cannot_link(cam, t0, t1, first, last, h, max_speed_px_s=200.0)[0, 2]
+    assert not lc.speed_cannot_link(cam, t0, t1, first, last, h, max_speed_px_s=1.0)[0, 3]  # across cameras
+    assert lc.gap_cannot_link(cam, t0, t1, max_gap_s=5.0)[0, 2]
+    assert not lc.gap_cannot_link(cam, t0, t1, max_gap_s=60.0).any()
     # camera 1 -> 2 takes 30..60 s: track 3 (start 5 s) is too early after any camera-1 track
-    tr = lm.transition_cannot_link(cam, t0, t1, {(1, 2): (30.0, 60.0)})
+    tr = lc.transition_cannot_link(cam, t0, t1, {(1, 2): (30.0, 60.0)})
     assert tr[0, 3] and tr[3, 0] and not tr[0, 1]
 
 
 def test_later_decisions_win_over_earlier_ones():
-    must, cannot = lm.resolve_constraints([("must", 1, 2), ("must", 2, 3), ("cannot", 1, 3)])
+    must, cannot = lc.resolve_constraints([("must", 1, 2), ("must", 2, 3), ("cannot", 1, 3)])
     assert cannot == [(1, 3)]
     assert (1, 2) not in must and (2, 3) in must  # the oldest edge on the path 1-2-3 was cut
-    must, cannot = lm.resolve_constraints([("cannot", 1, 4), ("must", 1, 2), ("must", 2, 4)])
+    must, cannot = lc.resolve_constraints([("cannot", 1, 4), ("must", 1, 2), ("must", 2, 4)])
     assert cannot == [] and must == [(1, 2), (2, 4)]
     with pytest.raises(ValueError, match="unknown constraint"):
-        lm.resolve_constraints([("maybe", 1, 2)])
+        lc.resolve_constraints([("maybe", 1, 2)])
 
 
 def test_calibration_sits_between_the_distributions_or_says_it_could_not():
     rng = np.random.default_rng(2)
     same = rng.normal(0.15, 0.03, 200)
     different = rng.normal(0.45, 0.05, 500)
-    cal = lm.calibrate_threshold(same, different, default=0.3)
+    cal = lk.calibrate_threshold(same, different, default=0.3)
     assert cal.calibrated
     assert np.quantile(same, 0.95) < cal.threshold < np.quantile(different, 0.05)
     assert cal.different_rate <= 0.011 and cal.same_rate > 0.95
-    few = lm.calibrate_threshold(same[:3], different, default=0.3)
+    few = lk.calibrate_threshold(same[:3], different, default=0.3)
     assert not few.calibrated and few.threshold == 0.3 and "too few" in few.reason
 
 
@@ -106,18 +108,18 @@ def _blobs(rng, centres, per):
 def test_clustering_joins_close_items_and_never_crosses_cannot_links(linkage):
     rng = np.random.default_rng(3)
     dist = _blobs(rng, [(0, 0), (3, 0), (0, 3)], 4)
-    labels = lm.constrained_agglomerative(dist, 1.0, linkage=linkage)
+    labels = lk.constrained_agglomerative(dist, 1.0, linkage=linkage)
     assert labels.tolist() == [0] * 4 + [1] * 4 + [2] * 4
     cannot = np.zeros_like(dist, bool)
     cannot[0, 1] = cannot[1, 0] = True
-    labels = lm.constrained_agglomerative(dist, 1.0, cannot=cannot, linkage=linkage)
+    labels = lk.constrained_agglomerative(dist, 1.0, cannot=cannot, linkage=linkage)
     assert labels[0] != labels[1]
     assert len(set(labels[4:8])) == 1 and labels[4] not in (labels[0], labels[1])
     # must-link overrides distance
-    labels = lm.constrained_agglomerative(dist, 1.0, must=[(0, 4)], linkage=linkage)
+    labels = lk.constrained_agglomerative(dist, 1.0, must=[(0, 4)], linkage=linkage)
     assert labels[0] == labels[4]
     with pytest.raises(ValueError, match="square"):
-        lm.constrained_agglomerative(dist[:3], 1.0)
+        lk.constrained_agglomerative(dist[:3], 1.0)
 
 
 @pytest.mark.parametrize("linkage", ["average", "complete"])
@@ -130,7 +132,7 @@ def test_unconstrained_clustering_matches_scipy_hierarchical_clustering(linkage)
     pts = rng.uniform(0, 30, (300, 2))
     dist = np.linalg.norm(pts[:, None] - pts[None], axis=2)
     threshold = 2.5
-    ours = lm.constrained_agglomerative(dist, threshold, linkage=linkage)
+    ours = lk.constrained_agglomerative(dist, threshold, linkage=linkage)
     ref = fcluster(scipy_linkage(squareform(dist, checks=False), method=linkage), threshold, criterion="distance")
     pairs_ours = ours[:, None] == ours[None, :]
     pairs_ref = ref[:, None] == ref[None, :]
@@ -140,12 +142,12 @@ def test_unconstrained_clustering_matches_scipy_hierarchical_clustering(linkage)
 
 def test_spanning_links_hold_each_cluster_with_the_closest_edges():
     dist = np.array([[0, 1, 5, 9], [1, 0, 2, 9], [5, 2, 0, 9], [9, 9, 9, 0]], float)
-    edges = lm.spanning_links(dist, np.array([0, 0, 0, 1]))
+    edges = lk.spanning_links(dist, np.array([0, 0, 0, 1]))
     assert sorted(edges) == [(0, 1), (1, 2)]
-    assert lm.link_kind(False, False, 10.0) == "cross_camera"
-    assert lm.link_kind(True, True, 100.0) == "occlusion"
-    assert lm.link_kind(True, False, 2.0) == "occlusion"
-    assert lm.link_kind(True, False, 60.0) == "reentry"
+    assert lk.link_kind(False, False, 10.0) == "cross_camera"
+    assert lk.link_kind(True, True, 100.0) == "occlusion"
+    assert lk.link_kind(True, False, 2.0) == "occlusion"
+    assert lk.link_kind(True, False, 60.0) == "reentry"
 
 
 def test_false_merge_levels_and_clustering_calibration():
@@ -157,17 +159,17 @@ def test_false_merge_levels_and_clustering_calibration():
     cannot = np.zeros((4, 4), bool)
     cannot[0, 1] = cannot[1, 0] = True
     # hiding (0, 1): the clusters {0, 2} and {1, 3} (formed at 0.1) join at their average distance 0.55
-    assert lm.false_merge_levels(dist, [(0, 1)], cannot=cannot) == pytest.approx([0.55])
-    assert lm.false_merge_levels(dist, [(0, 1)], cannot=cannot, must=[(0, 1)]).tolist() == [-np.inf]
+    assert lk.false_merge_levels(dist, [(0, 1)], cannot=cannot) == pytest.approx([0.55])
+    assert lk.false_merge_levels(dist, [(0, 1)], cannot=cannot, must=[(0, 1)]).tolist() == [-np.inf]
     cannot[2, 3] = cannot[3, 2] = True  # another known pair keeps them apart whatever the threshold
-    assert lm.false_merge_levels(dist, [(0, 1)], cannot=cannot).tolist() == [np.inf]
+    assert lk.false_merge_levels(dist, [(0, 1)], cannot=cannot).tolist() == [np.inf]
     cannot[2, 3] = cannot[3, 2] = False
-    t, levels = lm.calibrate_by_clustering(dist, [(0, 1)], cannot=cannot, max_false_rate=0.0)
+    t, levels = lk.calibrate_by_clustering(dist, [(0, 1)], cannot=cannot, max_false_rate=0.0)
     assert t == pytest.approx(0.55) and levels == pytest.approx([0.55])
-    labels = lm.constrained_agglomerative(dist, t, cannot=cannot)
+    labels = lk.constrained_agglomerative(dist, t, cannot=cannot)
     assert labels.tolist() == [0, 1, 0, 1]  # at the calibrated threshold, each person is one cluster
     with pytest.raises(ValueError, match="at least one"):
-        lm.calibrate_by_clustering(dist, [], cannot=cannot)
+        lk.calibrate_by_clustering(dist, [], cannot=cannot)
 
 
 def test_aggregate_many_equals_one_track_at_a_time():

@@ -10,7 +10,8 @@ import pytest
 from app import queries
 from app.config import Config, LinkConfig
 from app.errors import UserError
-from app.linking import link_after_ingest, link_store, stitch_source
+from app.link_incremental import link_after_ingest, stitch_source
+from app.linking import link_store
 from app.store import models as m
 from app.store import open_database, repo
 from tests.app.synthetic_store import add_track, build_store, identity_groups
@@ -161,7 +162,7 @@ def test_stitching_joins_fragments_broken_by_an_occlusion_into_one_stay(tmp_path
 
 
 def test_new_tracks_of_a_live_camera_join_identities_incrementally(tmp_path):
-    from app.linking import link_new_tracks
+    from app.link_incremental import link_new_tracks
 
     st = build_store(tmp_path / "s.db")
     cfg = Config(db=st.db.path)

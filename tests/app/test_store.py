@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from app.errors import SchemaTooNewError, UserError
-from app.store import open_database
-from app.store import repo
+from app.store import open_database, repo
 from app.store.records import ObservationRecord
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)

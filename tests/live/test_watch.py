@@ -20,8 +20,7 @@ import pytest
 
 from app.live.health import CameraState
 from app.live.monitor import CameraSpec, LiveMonitor
-from app.store import open_database
-from app.store import repo
+from app.store import open_database, repo
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.slow]
 PASSWORD = "s3cr3t-pa55"
@@ -60,7 +59,7 @@ def stored_obs(db_path: Path, camera: str) -> list[str]:
 
 def test_watch_survives_a_server_restart(tmp_path, shared_data, rtsp_server, caplog):
     from app.config import Config
-    from app.linking import link_new_tracks
+    from app.link_incremental import link_new_tracks
     from reid_core.weights import build_encoder
     from trackers.detector import YoloPoseDetector
     from trackers.registry import make_tracker

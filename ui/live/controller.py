@@ -313,7 +313,7 @@ class LiveController(QObject):
             db = open_database(self.db_path)
             link = None
             if opts.link:
-                from app.linking import link_new_tracks
+                from app.link_incremental import link_new_tracks
 
                 def link(database, cameras, track_ids):  # type: ignore[no-untyped-def]
                     link_new_tracks(database, cfg, track_ids)
