@@ -43,15 +43,6 @@ def _naive(dt: datetime) -> datetime:
     return repo._naive_utc(dt)
 
 
-def _camera_ids(s, cameras: list[str] | None) -> list[int] | None:  # type: ignore[no-untyped-def]
-    """Camera names -> ids; an unknown name is a user error listing the known ones."""
-    if cameras is None:
-        return None
-    known = {c.name: c.id for c in repo.list_cameras(s)}
-    missing = [c for c in cameras if c not in known]
-    if missing:
-        raise UserError(f"unknown camera(s) {', '.join(missing)} (cameras: {', '.join(sorted(known)) or 'none'})")
-    return [known[c] for c in cameras]
 
 
 def list_identities(
@@ -61,7 +52,7 @@ def list_identities(
     """Identities with at least one track in the given cameras / time window (all identities when no filter),
     most recently seen first. Counts, cameras and first/last seen are over all of an identity's tracks."""
     with db.session() as s:
-        cam_ids = _camera_ids(s, cameras)
+        cam_ids = repo.camera_ids(s, cameras)
         q = (
             select(m.Identity.id, func.count(m.Track.id), func.min(m.Track.start_time), func.max(m.Track.end_time))
             .select_from(m.Identity)

@@ -233,14 +233,6 @@ def track_index(db: Database) -> TrackIndex:
     return index
 
 
-def _camera_ids(s: Session, cameras: list[str] | None) -> list[int] | None:
-    if cameras is None:
-        return None
-    known = {c.name: c.id for c in repo.list_cameras(s)}
-    missing = [c for c in cameras if c not in known]
-    if missing:
-        raise UserError(f"unknown camera(s) {', '.join(missing)} (cameras: {', '.join(sorted(known)) or 'none'})")
-    return [known[c] for c in cameras]
 
 
 def search_descriptor(db: Database, query: lm.TrackDescriptors, *, k: int = 20, cameras: list[str] | None = None,
@@ -253,7 +245,7 @@ def search_descriptor(db: Database, query: lm.TrackDescriptors, *, k: int = 20, 
         raise UserError("the time window ends before it starts (--to is before --from)")
     index = track_index(db)
     with db.session() as s:
-        cam_ids = _camera_ids(s, cameras)
+        cam_ids = repo.camera_ids(s, cameras)
     with index.lock:
         if index.gallery is None:
             return []

@@ -41,3 +41,10 @@ def parse_time(text: str | None, what: str = "time") -> datetime | None:
     except ValueError:
         raise UserError(f"cannot read {what} {text!r}: use ISO 8601, e.g. 2026-11-27T10:00:00") from None
     return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
+
+
+def describe_undo(undone: object | None) -> str:
+    """The line `match undo` and `identity undo` print."""
+    if undone is None:
+        return "nothing to undo\n"
+    return f"undid decision {undone.id} ({undone.kind} by {undone.who})\n"  # type: ignore[attr-defined]

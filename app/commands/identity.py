@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.commands.common import add_db_argument, open_db, parse_time
+from app.commands.common import add_db_argument, describe_undo, open_db, parse_time
 from app.errors import UserError
 
 
@@ -91,8 +91,7 @@ def run(args: argparse.Namespace) -> int:
             out.write(f"identity {d.identity_id} {'taken off' if args.off else 'put on'} the watchlist\n")
         else:
             undone = decisions.undo_last(db, who=args.who)
-            out.write("nothing to undo\n" if undone is None
-                      else f"undid decision {undone.id} ({undone.kind} by {undone.who})\n")
+            out.write(describe_undo(undone))
     finally:
         db.close()
     return 0

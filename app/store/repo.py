@@ -9,6 +9,7 @@ import numpy as np
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from app.errors import UserError
 from app.store import models as m
 from app.store.records import (
     CameraInfo,
@@ -46,6 +47,17 @@ def get_or_create_camera(s: Session, name: str, *, kind: str = "file", url_redac
 
 def list_cameras(s: Session) -> list[CameraInfo]:
     return [camera_info(c) for c in s.scalars(select(m.Camera).order_by(m.Camera.name))]
+
+
+def camera_ids(s: Session, cameras: list[str] | None) -> list[int] | None:
+    """Camera names -> ids (None stays None: every camera); an unknown name is a UserError listing the known ones."""
+    if cameras is None:
+        return None
+    known = {c.name: c.id for c in list_cameras(s)}
+    missing = [c for c in cameras if c not in known]
+    if missing:
+        raise UserError(f"unknown camera(s) {', '.join(missing)} (cameras: {', '.join(sorted(known)) or 'none'})")
+    return [known[c] for c in cameras]
 
 
 def camera_by_name(s: Session, name: str) -> CameraInfo | None:
