@@ -15,34 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from PySide6.QtCore import QLibraryInfo, QSettings, QTimer
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
 
-
-def prepare_qt_environment() -> None:
-    """Make Qt load PySide6's plugins whatever cv2 set (idempotent; call before creating a QApplication)."""
-    try:
-        import cv2  # noqa: F401 - imported now so that its environment changes happen before ours
-    except ImportError:  # pragma: no cover - opencv-python is a dependency
-        pass
-    plugins = QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)
-    os.environ["QT_PLUGIN_PATH"] = plugins
-    os.environ["QT_QPA_PLATFORM_PLUGIN_PATH"] = str(Path(plugins) / "platforms")
-    fontdir = os.environ.get("QT_QPA_FONTDIR", "")
-    if "cv2" in Path(fontdir).parts:
-        del os.environ["QT_QPA_FONTDIR"]
-
-
-prepare_qt_environment()
-
-from PySide6.QtWidgets import QApplication  # noqa: E402 - only after the environment is right
-
-from app.config import Config  # noqa: E402
-from app.errors import UserError  # noqa: E402
-from app.store import Database, open_database  # noqa: E402
-from ui.controllers import loaders  # noqa: E402
-from ui.controllers.main import MainController  # noqa: E402
-from ui.models.settings import UiSettings, read_settings  # noqa: E402
-from ui.views.main_window import VIEWS, MainWindow  # noqa: E402
+from app.config import Config
+from app.errors import UserError
+from app.store import Database, open_database
+from ui import prepare_qt_environment  # noqa: F401 - re-exported; it ran on `import ui`
+from ui.controllers import loaders
+from ui.controllers.main import MainController
+from ui.models.settings import UiSettings, read_settings
+from ui.views.main_window import VIEWS, MainWindow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

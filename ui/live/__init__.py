@@ -7,29 +7,9 @@ thread, the cameras' credentials) in :mod:`ui.live.controller`.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from PySide6.QtCore import QLibraryInfo  # PySide6 first, then cv2 (below)
-
-
-def _prepare_qt_environment() -> None:
-    """opencv-python's Qt plugins clash with PySide6's: import PySide6 first, then cv2, then point Qt back
-    at PySide6's plugins (what ``ui.app.prepare_qt_environment`` does; kept here so this package can be
-    imported on its own, before any QApplication exists)."""
-    import cv2  # noqa: F401 - its environment changes must happen before ours
-
-    plugins = QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)
-    os.environ["QT_PLUGIN_PATH"] = plugins
-    os.environ["QT_QPA_PLATFORM_PLUGIN_PATH"] = str(Path(plugins) / "platforms")
-    if "cv2" in Path(os.environ.get("QT_QPA_FONTDIR", "")).parts:
-        del os.environ["QT_QPA_FONTDIR"]
-
-
-_prepare_qt_environment()
-
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import (  # noqa: E402
+# the ui package has already pointed Qt at PySide6's plugins (ui.prepare_qt_environment)
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -41,12 +21,12 @@ from PySide6.QtWidgets import (  # noqa: E402
     QWidget,
 )
 
-from app.live.health import CameraHealth  # noqa: E402
-from app.live.monitor import Alert  # noqa: E402
-from ui.live.alerts import AlertListModel, AlertPanel  # noqa: E402
-from ui.live.camera_dialog import AddCameraDialog  # noqa: E402
-from ui.live.controller import LiveController, LiveFrame, LiveOptions  # noqa: E402
-from ui.live.grid import CameraTile, LiveGridWidget  # noqa: E402
+from app.live.health import CameraHealth
+from app.live.monitor import Alert
+from ui.live.alerts import AlertListModel, AlertPanel
+from ui.live.camera_dialog import AddCameraDialog
+from ui.live.controller import LiveController, LiveFrame, LiveOptions
+from ui.live.grid import CameraTile, LiveGridWidget
 
 NAME_ROLE = int(Qt.ItemDataRole.UserRole) + 1
 
