@@ -29,8 +29,9 @@ def summarize(db) -> str:  # type: ignore[no-untyped-def]
         n_obs = s.scalar(select(func.count(m.Observation.id)))
         lines.append(f"{n_obs} observations, {n_emb} embeddings, {n_ids} identities")
         thr = repo.get_setting(s, "link.threshold")
-        if thr:
-            lines.append(f"linking threshold: {thr}")
+        if thr and "value" in thr:
+            how = "calibrated" if thr.get("calibrated") else thr.get("source", "given")
+            lines.append(f"linking threshold: {float(thr['value']):.3f} ({how}, link run {thr.get('run_id', '?')})")
     return "\n".join(lines)
 
 

@@ -303,9 +303,9 @@ class LiveMonitor:
             return
         with self.db.session() as s:
             setting = repo.get_setting(s, "link.threshold")
-        if not setting or "threshold" not in setting:
-            return  # nothing linked yet: no calibrated operating point to judge a match by
-        threshold = float(setting["threshold"])
+        if not setting or "value" not in setting:
+            return  # nothing linked yet: no operating point to judge a match by
+        threshold = float(setting["value"])
         crops = [smp.crop_bgr[:, :, ::-1] for _, _, samples in todo for smp in samples]
         kps = [smp.keypoints for _, _, samples in todo for smp in samples]
         emb = self.encoder.encode(crops, kps)

@@ -174,8 +174,10 @@ def test_cameras_can_be_added_and_removed_while_running(tmp_path, shared_data, r
 
 def test_live_reidentification_raises_watchlist_alert_while_in_view(tmp_path, shared_data, rtsp_server):
     """A person already in the store, on the watchlist, is recognised on a live camera before the track closes."""
+    from app.config import Config
+    from app.decisions import rename_identity, set_watch
     from app.ingest import ingest_video
-    from app.store import models as m
+    from app.linking import link_store
     from reid_core.weights import build_encoder
     from trackers.detector import YoloPoseDetector
     from trackers.registry import make_tracker
@@ -186,16 +188,13 @@ def test_live_reidentification_raises_watchlist_alert_while_in_view(tmp_path, sh
     db = open_database(tmp_path / "live.db")
     ingest_video(db, video, camera="archive", detector=detector, tracker=make_tracker("bytetrack"), encoder=encoder,
                  start=datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc))
+    link_store(db, Config())  # identities and the operating point, as after any ingest
     with db.session() as s:
-        tracks = repo.list_tracks(s)
+        tracks = [t for t in repo.list_tracks(s) if t.identity_id is not None]
         assert len(tracks) >= 2
-        for i, t in enumerate(tracks):  # one identity per stored track; the first one is on the watchlist
-            ident = m.Identity(name="Suspect" if i == 0 else None, watch=int(i == 0),
-                               created_at=datetime.now(timezone.utc))
-            s.add(ident)
-            s.flush()
-            s.get(m.Track, t.id).identity_id = ident.id
-        repo.put_setting(s, "link.threshold", {"threshold": 0.5})
+        watched = max(tracks, key=lambda t: t.n_obs).identity_id
+    rename_identity(db, watched, "Suspect")
+    set_watch(db, watched, True)
     srv = rtsp_server(video)
     monitor = LiveMonitor(db=db, cameras=[CameraSpec("door", srv.url)], detector=detector, encoder=encoder,
                           tracker_factory=lambda: make_tracker("bytetrack"), reid_interval_s=1.0,
@@ -211,5 +210,8 @@ def test_live_reidentification_raises_watchlist_alert_while_in_view(tmp_path, sh
         monitor.stop()
         worker.join(60)
     alert = next(a for a in alerts if a.live)
-    assert alert.identity_name == "Suspect" and alert.camera == "door" and alert.thumbnail
-    assert alert.distance is not None and alert.distance <= 0.5
+    assert alert.identity_id == watched and alert.identity_name == "Suspect"
+    assert alert.camera == "door" and alert.thumbnail
+    with db.session() as s:
+        threshold = repo.get_setting(s, "link.threshold")["value"]
+    assert alert.distance is not None and alert.distance <= threshold
