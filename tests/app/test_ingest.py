@@ -137,3 +137,20 @@ def test_truncated_file_keeps_what_decodes(tmp_path, vtest_clip: Path, parts):
     res = ingest_video(db, cut, camera="cam", detector=detector, tracker=_tracker(), encoder=encoder, start=T0)
     assert res.status == "complete" and 0 < res.frames < 40
     assert "warning" in res.message
+
+
+def test_deepsort_is_fed_our_own_embeddings(tmp_path, vtest_clip: Path, parts):
+    """The DeepSORT tracker gets the PGFA encoder's features for every detection (no embedder of its own)."""
+    from trackers.registry import make_tracker
+
+    detector, encoder = parts
+    clip = _short_clip(vtest_clip, tmp_path / "short.avi", 6)
+    tracker = make_tracker("deepsort", n_init=1)
+    assert tracker.needs_features
+    db = open_database(tmp_path / "s.db")
+    res = ingest_video(db, clip, camera="cam", detector=detector, tracker=tracker, encoder=encoder, start=T0)
+    assert res.status == "complete" and res.frames == 6
+    with db.session() as s:
+        tracks = repo.list_tracks(s)
+        assert len(tracks) >= 3
+        assert len(repo.observations(s, [t.id for t in tracks])) >= 3 * 4
