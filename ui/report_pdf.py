@@ -8,9 +8,9 @@ report of 1,000 identities.
 
 Qt needs an application object. When none exists (the CLI), a ``QApplication`` is made on the offscreen
 platform unless ``QT_QPA_PLATFORM`` says otherwise: a widgets application, so that a later UI in the same
-process still works. It must then be the main thread that calls :func:`write_pdf` first. opencv-python points
-``QT_QPA_PLATFORM_PLUGIN_PATH`` / ``QT_QPA_FONTDIR`` at its own Qt build when cv2 is imported; those values
-would make PySide6 load the wrong plugins, so they are dropped before the application is made.
+process still works. It must then be the main thread that calls :func:`write_pdf` first. The clash between
+opencv-python's Qt plugins and PySide6's is settled when the ``ui`` package is imported
+(:func:`ui.prepare_qt_environment`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import struct
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,19 +63,6 @@ def render_pdf_html(report: Report) -> str:
     return template_env().get_template("report_pdf.html.j2").render(**ctx)
 
 
-def _drop_opencv_qt_paths() -> None:
-    try:
-        import cv2
-    except ImportError:
-        return
-    cv2_dir = str(Path(cv2.__file__).resolve().parent)
-    for var in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR"):
-        value = os.environ.get(var)
-        if value and str(Path(value).resolve()).startswith(cv2_dir):
-            log.debug("ignoring %s=%s (set by opencv-python for its own Qt)", var, value)
-            del os.environ[var]
-
-
 def qt_application() -> Any:
     """The running Qt application, or a new offscreen ``QApplication`` (see the module docstring)."""
     global _QT_APP
@@ -85,8 +71,6 @@ def qt_application() -> Any:
     app = QApplication.instance()
     if app is not None:
         return app
-    if "cv2" in sys.modules:
-        _drop_opencv_qt_paths()
     argv = ["reidwatch"]
     if not os.environ.get("QT_QPA_PLATFORM"):
         argv += ["-platform", "offscreen"]
