@@ -199,6 +199,15 @@ def run_ours(
     return Run(rows, np.concatenate(row_feats) if row_feats else None, seconds)
 
 
+def collected_run(frames: list, ids: list, boxes: list, scores: list, seconds: float) -> Run:
+    """A Run from per-frame lists of frame numbers, ids, xyxy boxes and scores."""
+    from trackers.types import TrackRows
+
+    rows = TrackRows(frames=np.concatenate(frames), ids=np.concatenate(ids), boxes=np.concatenate(boxes),
+                     scores=np.concatenate(scores))
+    return Run(rows, None, seconds)
+
+
 def run_ultralytics(tracker_yaml: str, frames: list[np.ndarray], dets: list[Detections]) -> Run:
     """ultralytics' tracker with its stock YAML, fed as ``model.track`` feeds it; boxes as it reports them."""
     import torch
@@ -207,7 +216,6 @@ def run_ultralytics(tracker_yaml: str, frames: list[np.ndarray], dets: list[Dete
     from ultralytics.utils import YAML, IterableSimpleNamespace
     from ultralytics.utils.checks import check_yaml
 
-    from trackers.types import TrackRows
 
     cfg = IterableSimpleNamespace(**YAML.load(check_yaml(tracker_yaml)))
     cfg.device = "cpu"
@@ -223,14 +231,7 @@ def run_ultralytics(tracker_yaml: str, frames: list[np.ndarray], dets: list[Dete
             out_id.append(tracks[:, 4])
             out_box.append(tracks[:, :4])
             out_score.append(tracks[:, 5])
-    seconds = time.perf_counter() - t0
-    rows = TrackRows(
-        frames=np.concatenate(out_f),
-        ids=np.concatenate(out_id),
-        boxes=np.concatenate(out_box),
-        scores=np.concatenate(out_score),
-    )
-    return Run(rows, None, seconds)
+    return collected_run(out_f, out_id, out_box, out_score, time.perf_counter() - t0)
 
 
 def run_ultralytics_live(tracker_yaml: str, video: Path, limit: int, *, imgsz: int | str, conf: float) -> Run:
@@ -238,7 +239,6 @@ def run_ultralytics_live(tracker_yaml: str, video: Path, limit: int, *, imgsz: i
     from ultralytics import YOLO
 
     from trackers.detector import resolve_pose_weights
-    from trackers.types import TrackRows
 
     weights, _ = resolve_pose_weights()
     model = YOLO(str(weights), task="pose")
@@ -256,14 +256,7 @@ def run_ultralytics_live(tracker_yaml: str, video: Path, limit: int, *, imgsz: i
             out_id.append(b.id.numpy())
             out_box.append(b.xyxy.numpy())
             out_score.append(b.conf.numpy())
-    seconds = time.perf_counter() - t0
-    rows = TrackRows(
-        frames=np.concatenate(out_f),
-        ids=np.concatenate(out_id),
-        boxes=np.concatenate(out_box),
-        scores=np.concatenate(out_score),
-    )
-    return Run(rows, None, seconds)
+    return collected_run(out_f, out_id, out_box, out_score, time.perf_counter() - t0)
 
 
 FRAME_SIZE = (768, 576)  # vtest.avi (width, height)

@@ -10,7 +10,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -24,10 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.live.monitor import Alert
-from ui.models.base import ROW_ROLE, SORT_ROLE, fmt_time, identity_label
+from ui.models.base import SORT_ROLE, RowTableModel, fmt_time, identity_label
 
 log = logging.getLogger(__name__)
-Index = QModelIndex | QPersistentModelIndex
 
 
 def alert_thumbnail(alert: Alert, height: int) -> QImage | None:
@@ -45,63 +44,52 @@ def fmt_distance(distance: float | None) -> str:
     return "n/a" if distance is None else f"{distance:.3f}"
 
 
-class AlertListModel(QAbstractTableModel):
+class AlertListModel(RowTableModel[Alert]):
     """Alerts, newest first. Columns: identity (with the thumbnail), camera, time, distance, track.
 
     The time column shows the clock time only for today's alerts (the date too for older ones); the tooltip
-    always has the full date.
+    always has the full date. ``ROW_ROLE`` gives the :class:`Alert`.
     """
 
     IDENTITY, CAMERA, TIME, DISTANCE, TRACK = range(5)
     HEADERS = ("Identity", "Camera", "Time", "Distance", "Track")
+    THUMB_COLUMNS = (IDENTITY,)
 
     def __init__(self, *, max_rows: int = 500, thumb_height: int = 56, parent: Any = None) -> None:
-        super().__init__(parent)
+        super().__init__(thumb_height=thumb_height, parent=parent)
         if max_rows < 1:
             raise ValueError(f"max_rows: expected >= 1, got {max_rows}")
         self.max_rows = max_rows
-        self.thumb_height = thumb_height
-        self._rows: list[tuple[Alert, QImage | None]] = []
 
     def add_alert(self, alert: Alert) -> None:
         """Put ``alert`` on top; the oldest row goes when there are more than ``max_rows``."""
+        thumb = alert_thumbnail(alert, self.thumb_height)
+        if thumb is not None:
+            self._thumbs[alert] = thumb  # frozen and hashable: the alert is its own thumbnail key
         self.beginInsertRows(QModelIndex(), 0, 0)
-        self._rows.insert(0, (alert, alert_thumbnail(alert, self.thumb_height)))
+        self._rows.insert(0, alert)
         self.endInsertRows()
         if len(self._rows) > self.max_rows:
             self.beginRemoveRows(QModelIndex(), self.max_rows, len(self._rows) - 1)
+            for old in self._rows[self.max_rows:]:
+                self._thumbs.pop(old, None)
             del self._rows[self.max_rows:]
             self.endRemoveRows()
 
     def clear(self) -> None:
-        self.beginResetModel()
-        self._rows = []
-        self.endResetModel()
+        self._thumbs.clear()
+        self.set_rows([])
 
     def alert(self, row: int) -> Alert:
-        return self._rows[row][0]
+        return self.row(row)
 
     def alerts(self) -> list[Alert]:
-        return [a for a, _ in self._rows]
+        return self.rows()
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._rows)
+    def thumb_key(self, row: Alert, column: int) -> Any:
+        return row
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section] if 0 <= section < len(self.HEADERS) else None
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not (0 <= index.row() < len(self._rows)):
-            return None
-        alert, thumb = self._rows[index.row()]
-        col = index.column()
-        if role == ROW_ROLE:
-            return alert
+    def cell(self, alert: Alert, col: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             today = alert.time.astimezone().date() == datetime.now().astimezone().date()
             return (identity_label(alert.identity_id, alert.identity_name), alert.camera,
@@ -109,8 +97,6 @@ class AlertListModel(QAbstractTableModel):
         if role == SORT_ROLE:
             return (alert.identity_id, alert.camera, alert.time,
                     float("inf") if alert.distance is None else alert.distance, alert.track_id)[col]
-        if role == Qt.ItemDataRole.DecorationRole and col == self.IDENTITY:
-            return thumb
         if role == Qt.ItemDataRole.ToolTipRole:
             who = identity_label(alert.identity_id, alert.identity_name)
             return (f"{who} (identity {alert.identity_id}) seen on {alert.camera} at {fmt_time(alert.time)}; "
@@ -120,11 +106,6 @@ class AlertListModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (self.DISTANCE, self.TRACK):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
-
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
 
 class AlertPanel(QWidget):
