@@ -27,7 +27,8 @@ test: install system-deps
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m "not gpu" --timeout=900 $(PYTEST_ARGS)
 
 lint: install
-	$(VENV)/bin/ruff check app reid_core trackers ui tests bench
+	$(VENV)/bin/ruff check app reid_core trackers ui tests bench devkit
+	$(VENV)/bin/mypy
 
 bench: install
 	$(PY) bench/bench_encoder.py --max-seconds 5

@@ -1,17 +1,20 @@
-"""The ``reidwatch`` command: a thin dispatcher over ``app.commands.<name>`` modules."""
+"""The ``reidwatch`` command: a thin dispatcher over ``app.commands.<name>`` modules and over the commands
+that other installed packages register in the ``reidwatch.commands`` entry-point group (the desktop
+application registers ``ui`` there: ``app`` never names ``ui``)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 
 from app import __version__
 from app.errors import UserError
+from app.live.redact import RedactingFilter
 
 # sub-command -> (module, one-line help). Modules are imported lazily so that
 # `reidwatch --help` stays fast and a heavy dependency of one command never slows another.
@@ -25,7 +28,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "identity": ("app.commands.identity", "rename, merge or split identities"),
     "report": ("app.commands.report", "export a cross-camera match report (HTML, PDF, CSV, JSON)"),
     "watch": ("app.commands.watch", "monitor live RTSP cameras"),
-    "ui": ("app.commands.ui", "open the desktop application"),
     "train": ("app.commands.train", "train the PGFA re-identification model on a standard dataset"),
     "eval-reid": ("app.commands.eval_reid", "evaluate re-identification (CMC, mAP) on a standard dataset"),
     "info": ("app.commands.info", "show the store's contents, the device and the resolved weights"),
@@ -34,12 +36,26 @@ COMMANDS: dict[str, tuple[str, str]] = {
 log = logging.getLogger("reidwatch")
 
 
-def _available() -> dict[str, tuple[str, str]]:
-    out = {}
-    for name, (module, help_) in COMMANDS.items():
-        if importlib.util.find_spec(module) is not None:
-            out[name] = (module, help_)
+PLUGIN_GROUP = "reidwatch.commands"
+
+
+def plugin_commands() -> dict[str, tuple[str, str]]:
+    """Commands registered by installed packages: entry point name -> (module, one-line help).
+
+    The entry point names a module with ``add_arguments(parser)``, ``run(args)`` and a ``HELP`` line. A
+    registered command whose module fails to import is a packaging error, and it shows as one.
+    """
+    out: dict[str, tuple[str, str]] = {}
+    for ep in entry_points(group=PLUGIN_GROUP):
+        if ep.name in COMMANDS:
+            log.warning("entry point %s=%s ignored: %s is a built-in command", ep.name, ep.value, ep.name)
+            continue
+        out[ep.name] = (ep.value, "")
     return out
+
+
+def _available() -> dict[str, tuple[str, str]]:
+    return {**COMMANDS, **plugin_commands()}
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
@@ -56,6 +72,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
     modules: dict[str, object] = {}
     for name, (module_name, help_) in _available().items():
         module = importlib.import_module(module_name)
+        help_ = help_ or getattr(module, "HELP", "")
         p = sub.add_parser(name, help=help_, description=(module.__doc__ or help_).strip().splitlines()[0])
         module.add_arguments(p)
         modules[name] = module
@@ -66,12 +83,7 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose >= 2 else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
-    try:
-        from app.live.redact import RedactingFilter
-
-        handler.addFilter(RedactingFilter())
-    except ImportError:  # pragma: no cover - the live package is part of the distribution
-        pass
+    handler.addFilter(RedactingFilter())  # fail closed: no handler ever goes without the redacting filter
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

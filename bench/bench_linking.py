@@ -34,13 +34,22 @@ from sqlalchemy import update
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared" / "data"
+
+
+def _data(name: str) -> Path:
+    """A sample file found by devkit.data (../shared/data, opencv-doc, ...), else the bare name."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from devkit.data import find_data
+
+    return find_data(name) or Path(name)
+
 
 from app.config import Config, LinkConfig  # noqa: E402
-from app.export_mot import mot_rows  # noqa: E402
-from app.link_incremental import stitch_source  # noqa: E402
-from app.linking import link_store  # noqa: E402
-from app.mot import MotTable, box_iou_ltwh, evaluate_tables, read_mot  # noqa: E402
+from app.identity.incremental import stitch_source  # noqa: E402
+from app.identity.linking import link_store  # noqa: E402
+from app.mot.export import mot_rows  # noqa: E402
+from app.mot.files import MotTable, box_iou_ltwh, evaluate_tables, read_mot  # noqa: E402
 from app.store import models as m  # noqa: E402
 from app.store import open_database, repo  # noqa: E402
 
@@ -200,8 +209,8 @@ def say(text: str, flush: bool = True) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, required=True, help="folder for the store and the camera-B video")
-    ap.add_argument("--video", type=Path, default=SHARED / "vtest.avi")
-    ap.add_argument("--gt", type=Path, default=SHARED / "pets09-s2l1-gt-dev.txt")
+    ap.add_argument("--video", type=Path, default=_data("vtest.avi"))
+    ap.add_argument("--gt", type=Path, default=_data("pets09-s2l1-gt-dev.txt"))
     ap.add_argument("--labels", type=Path, default=ROOT / "bench" / "vtest_persons.txt")
     ap.add_argument("--end", type=int, default=400, help="camera A: frames 0..END-1 (default 400, the dev GT)")
     ap.add_argument("--b-range", default="200:400", help="camera B: frames FIRST:LAST of the video")

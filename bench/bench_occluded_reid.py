@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -36,7 +37,16 @@ from reid_core.metrics import evaluate_rank
 from reid_core.weights import build_encoder, deepsort_mobilenetv2_path, imagenet_resnet50_paths
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+
+
+def _data(name: str) -> Path:
+    """A sample file found by devkit.data (../shared/data, opencv-doc, ...), else the bare name."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from devkit.data import find_data
+
+    return find_data(name) or Path(name)
+
 FPS = 7.0  # vtest.avi is PETS09 at 7 frames/s (the file header says 10)
 LAST_GT_FRAME = 400
 # Static occluders (x1, y1, x2, y2 in frame pixels), read off frame 100 at 3x zoom:
@@ -115,7 +125,7 @@ def detect_poses(frames: dict[int, np.ndarray], cache: Path, imgsz: int, device:
                 off = data["offsets"]
                 return {int(f): (data["boxes"][off[i]:off[i + 1]], data["scores"][off[i]:off[i + 1]],
                                  data["keypoints"][off[i]:off[i + 1]]) for i, f in enumerate(data["frames"])}
-    from app.reid_keypoints import default_pose_weights
+    from app.training.keypoints import default_pose_weights
     from trackers.detector import YoloPoseDetector
 
     detector = YoloPoseDetector(weights=default_pose_weights(), imgsz=imgsz, device=device)
@@ -200,8 +210,8 @@ def evaluate(q_emb, g_emb, method: str, q: list[dict], g: list[dict], ignore: np
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--video", type=Path, default=DATA / "vtest.avi")
-    ap.add_argument("--gt", type=Path, default=DATA / "pets09-s2l1-gt-dev.txt")
+    ap.add_argument("--video", type=Path, default=_data("vtest.avi"))
+    ap.add_argument("--gt", type=Path, default=_data("pets09-s2l1-gt-dev.txt"))
     ap.add_argument("--persons", type=Path, default=ROOT / "bench" / "vtest_persons.txt")
     ap.add_argument("--every", type=int, default=5, help="use every N-th frame (default 5)")
     ap.add_argument("--overlap", type=float, default=0.2, help="occluded when > this share of the box is covered")

@@ -4,7 +4,7 @@ Runs on the same video, frames and detector settings (YOLO11n-pose, same weights
   detect      detection alone (the ceiling for any tracker using this detector)
   ul-bytetrack ultralytics model.track(tracker="bytetrack.yaml")
   ul-botsort  ultralytics model.track(tracker="botsort.yaml")
-  reidwatch   app.ingest.ingest_video: detection + tracking + best-sample PGFA embeddings + SQLite writes
+  reidwatch   app.ingest.job.ingest_video: detection + tracking + best-sample PGFA embeddings + SQLite writes
 Each method runs ``--rounds`` times in alternating order (ABCD DCBA ...) so drift on a shared machine
 hits all of them alike; the median is reported with the ratio to ultralytics ByteTrack.
 
@@ -27,8 +27,9 @@ import cv2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.ingest import ingest_video  # noqa: E402
+from app.ingest.job import ingest_video  # noqa: E402
 from app.store import open_database  # noqa: E402
+from devkit.data import find_data  # noqa: E402
 from reid_core.weights import build_encoder  # noqa: E402
 from trackers.detector import YoloPoseDetector  # noqa: E402
 from trackers.registry import make_tracker  # noqa: E402
@@ -83,7 +84,7 @@ def run_reidwatch(det: YoloPoseDetector, encoder, video: Path, n: int, fps: floa
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--video", default=str(ROOT.parent / "shared" / "data" / "vtest.avi"))
+    ap.add_argument("--video", default=str(find_data("vtest.avi") or "vtest.avi"))
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--device", default="auto")

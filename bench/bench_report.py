@@ -28,9 +28,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from app.report import DEFAULT_MAX_PICTURES, build_report, write_report  # noqa: E402
-from tests.app.report.store_factory import build_synthetic_store, vtest_thumbnails  # noqa: E402
+from devkit.report_store import build_synthetic_store, vtest_thumbnails  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "data"
+
+def _data(name: str) -> Path:
+    from devkit.data import find_data
+
+    return find_data(name) or Path(name)
+
+
 log = logging.getLogger("bench_report")
 
 
@@ -49,7 +55,7 @@ def main() -> int:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    vtest, gt = SHARED / "vtest.avi", SHARED / "pets09-s2l1-gt-dev.txt"
+    vtest, gt = _data("vtest.avi"), _data("pets09-s2l1-gt-dev.txt")
     thumbs = list(vtest_thumbnails(vtest, gt).values()) if vtest.is_file() and gt.is_file() else None
     print(f"thumbnails: {'cut from vtest.avi' if thumbs else 'none (shared data not found)'}; "  # noqa: T201
           f"pictures for the first {args.pictures} identities")

@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app import search  # noqa: E402
+from app.identity import search  # noqa: E402
 from app.store import models as m  # noqa: E402
 from app.store import open_database, repo  # noqa: E402
 
@@ -97,7 +97,7 @@ def measure(path: Path, person_of: np.ndarray, queries: int, k: int) -> dict:
         wanted += min(k, len(mates))
     agreement = float("nan")
     if not index.exact and len(person_of) <= 20_000:  # brute force over exact descriptors, for comparison
-        from app import link_math as lm
+        from app.identity import descriptors as lm
 
         with db.session() as s:
             ids = list(range(1, len(person_of) + 1))

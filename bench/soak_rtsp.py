@@ -1,6 +1,6 @@
 """Soak test of the live capture layer: N cameras for D seconds against local RTSP servers that restart.
 
-Starts ``--cameras`` GStreamer RTSP test servers (tests/live/rtsp_server.py, system Python with python3-gi)
+Starts ``--cameras`` GStreamer RTSP test servers (devkit/rtsp_server.py, system Python with python3-gi)
 serving the same looping video, watches them with one :class:`app.live.group.CameraGroup`, and kills and
 restarts each server ``--restarts`` times on its own port (staggered, ``--down-s`` seconds down each time).
 One consumer takes frames round-robin, spending ``--work-ms`` on each as a stand-in for detection.
@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:
 
 from app.live.capture import CameraCapture  # noqa: E402
 from app.live.group import CameraGroup  # noqa: E402
-from tests.live.conftest import RtspServer, gst_rtsp_missing, write_test_video  # noqa: E402
+from devkit.rtsp import RtspServer, gst_rtsp_missing, write_test_video  # noqa: E402
 
 log = logging.getLogger("soak_rtsp")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from bench_tracking import Run, interpolate_only, postprocess, run_ours, score
+from tracking_runs import Run, interpolate_only, postprocess, run_ours, score
 
 SWEEP_TRACKER = {
     "track_buffer": (15, 60),

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: the GStreamer RTSP test server (live tests),
-# Chromium and poppler (report rendering checks), fonts and GL/XCB libraries for Qt offscreen.
+# Chromium and poppler (report rendering checks), OpenCV's sample data (vtest.avi and still images for the
+# tests), fonts and the GL/XCB libraries Qt needs offscreen and in a real X window.
 # Idempotent; runs apt-get only when something is missing. Needs root (CI runs as root).
 set -euo pipefail
 PKGS=(
   python3-gi gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp
-  chromium poppler-utils fonts-dejavu-core
+  chromium poppler-utils fonts-dejavu-core opencv-doc
   libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3
+  libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
+  libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-randr0
 )
 missing=()
 for p in "${PKGS[@]}"; do

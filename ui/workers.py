@@ -4,7 +4,8 @@ Every result comes back to the UI thread by a Qt signal carrying plain data (dat
 numbers, strings, ``QImage`` values); no widget is touched from a worker.
 
 - :class:`TaskRunner` runs plain functions on a small thread pool and calls back on the UI thread.
-- :class:`IngestWorker` owns the detector and encoder (built once) and ingests queued files one by one,
+- :class:`IngestWorker` ingests queued files one by one through the application runtime
+  (``app.runtime.Runtime.ingest``, whose detector and encoder are shared with search and live monitoring),
   with per-file progress and cancellation.
 - :class:`FrameWorker` decodes video frames and fetches their overlays for the player; only the newest
   request is served, so scrubbing never queues up work.
@@ -19,7 +20,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QImage
 
-from app.config import Config
 from app.errors import UserError
+from app.runtime import IngestRequest, Runtime
 from app.store import Database
 
 log = logging.getLogger(__name__)
@@ -143,22 +143,12 @@ class TaskRunner(QObject):
 
 
 # ---------------------------------------------------------------------------------------------- ingestion
-@dataclass(frozen=True)
-class IngestRequest:
-    """One file to ingest, as the operator described it."""
-
-    path: Path
-    camera: str
-    start: datetime | None  # None: the file's modification time
-    fps: float | None = None  # None: what the file says
-
-
 class IngestCancelled(KeyboardInterrupt):
     """Raised from the progress callback: ``ingest_video`` then stores what it has and marks it incomplete."""
 
 
 class IngestWorker(QThread):
-    """Ingests queued files one at a time; builds the detector and encoder once and reuses them.
+    """Ingests queued files one at a time with the runtime's shared detector and encoder.
 
     Signals carry the job id given by :meth:`enqueue`. ``job_finished`` status is complete, incomplete,
     skipped or cancelled; its message is one line for the operator (ingest summary plus linking summary).
@@ -171,23 +161,17 @@ class IngestWorker(QThread):
     state_changed = Signal(str)  # "loading models", "idle", ...
     device_resolved = Signal(str)  # e.g. "CPU" or "GPU cuda:0 (NVIDIA H100)"
 
-    def __init__(self, *, db: Database, config: Config, progress_interval_s: float = 0.1,
+    def __init__(self, *, db: Database, runtime: Runtime, progress_interval_s: float = 0.1,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._db = db
-        self._config = config
+        self._runtime = runtime
         self._interval = progress_interval_s
         self._jobs: deque[tuple[int, IngestRequest]] = deque()
         self._cancelled: set[int] = set()
         self._cond = threading.Condition()
         self._stopping = False
         self._ids = itertools.count(1)
-        self._components: tuple[tuple, str, Any, Any] | None = None  # (config key, device, detector, encoder)
-
-    def set_config(self, config: Config) -> None:
-        """Used by the next job; models are rebuilt only when their settings changed."""
-        with self._cond:
-            self._config = config
 
     def set_database(self, db: Database) -> None:
         """Store the next jobs in another database (call only while no job is running)."""
@@ -225,13 +209,13 @@ class IngestWorker(QThread):
                 if self._stopping and not self._jobs:
                     return
                 job_id, request = self._jobs.popleft()
-                config, db = self._config, self._db
+                db = self._db
             if self._is_cancelled(job_id):
                 self.job_finished.emit(job_id, "cancelled", f"{request.path.name}: cancelled before it started")
                 continue
             self.job_started.emit(job_id)
             try:
-                status, message = self._ingest(db, job_id, request, config)
+                status, message = self._ingest(db, job_id, request)
             except IngestCancelled:
                 self.job_finished.emit(job_id, "cancelled", f"{request.path.name}: cancelled; the frames "
                                        "processed so far are stored (add the file again to resume)")
@@ -243,27 +227,9 @@ class IngestWorker(QThread):
                 self.job_finished.emit(job_id, status, message)
             self.state_changed.emit("idle")
 
-    def _models(self, config: Config) -> tuple[str, Any, Any]:
-        from app.components import build_detector, build_encoder, describe_device, resolve_device
-
-        key = (config.device, config.detector, config.encoder)
-        if self._components is None or self._components[0] != key:
-            device = resolve_device(config.device)
-            self.device_resolved.emit(describe_device(device))
-            self.state_changed.emit(f"loading models on {describe_device(device)}")
-            self._components = (key, device, build_detector(config, device), build_encoder(config, device))
-        return self._components[1], self._components[2], self._components[3]
-
-    def _ingest(self, db: Database, job_id: int, request: IngestRequest, config: Config) -> tuple[str, str]:
-        from app.components import build_tracker
-        from app.ingest import ingest_video
-        from app.video import probe_video
-
-        info = probe_video(request.path)  # a clear error before any model is loaded
-        device, detector, encoder = self._models(config)
-        tracker = build_tracker(config, request.fps or info.fps)
-        self.state_changed.emit(f"ingesting {info.path.name}")
+    def _ingest(self, db: Database, job_id: int, request: IngestRequest) -> tuple[str, str]:
         last = [0.0]
+        reported = [False]
 
         def progress(done: int, total: int) -> None:
             if self._is_cancelled(job_id):
@@ -273,29 +239,14 @@ class IngestWorker(QThread):
                 last[0] = now
                 self.job_progress.emit(job_id, done, total)
 
-        settings = {"tracker": config.tracker.name, "imgsz": str(config.detector.imgsz),
-                    "conf": config.detector.conf, "device": device}
-        result = ingest_video(db, info.path, camera=request.camera, detector=detector, tracker=tracker,
-                              encoder=encoder, start=request.start, fps=request.fps, progress=progress,
-                              settings=settings, samples_per_track=config.encoder.samples_per_track)
-        message = result.message
-        if result.status != "skipped":
-            self.state_changed.emit(f"linking identities after {info.path.name}")
-            message += self._link(db, config, result.source_id)
-        return result.status, message
+        def on_state(text: str) -> None:
+            if text.startswith("ingesting") and not reported[0]:
+                reported[0] = True
+                self.device_resolved.emit(self._runtime.models().device_label)
+            self.state_changed.emit(text)
 
-    def _link(self, db: Database, config: Config, source_id: int) -> str:
-        try:
-            from app.link_incremental import link_after_ingest
-        except ImportError:
-            log.info("identity linking is not available in this build")
-            return ""
-        try:
-            summary = link_after_ingest(db, config, source_id)
-        except Exception as exc:  # the ingest itself succeeded; say what failed and keep it
-            log.exception("linking after ingest failed")
-            return f"; linking failed: {describe_error(exc)}"
-        return f"; {summary}" if summary else ""
+        outcome = self._runtime.ingest(db, request, progress=progress, on_state=on_state)
+        return outcome.result.status, outcome.message
 
 
 # ---------------------------------------------------------------------------------------------- player frames
@@ -308,7 +259,7 @@ class FrameRequest:
 
 @dataclass(frozen=True)
 class FrameResult:
-    """A decoded frame (RGB ``QImage``) and the overlays stored for it (``app.queries.Overlay`` values)."""
+    """A decoded frame (RGB ``QImage``) and the overlays stored for it (``app.store.queries.Overlay`` values)."""
 
     source_id: int
     frame: int
@@ -354,7 +305,7 @@ class FrameWorker(QThread):
     def run(self) -> None:
         import cv2
 
-        from app.queries import frame_overlays
+        from app.store.queries import frame_overlays
 
         cap = None
         opened: str | None = None

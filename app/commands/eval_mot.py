@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.mot import evaluate_mot, parse_frame_range
+    from app.mot.files import evaluate_mot, parse_frame_range
 
     frames = parse_frame_range(args.frames) if args.frames else None
     scores = evaluate_mot(args.result, args.gt, frames, forgive_ignored=not args.strict_ignored)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from app.commands.common import add_db_argument, open_db
 from app.errors import UserError
-from app.export_mot import format_mot, mot_rows, pick_source
+from app.mot.export import format_mot, mot_rows, pick_source
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -49,7 +49,8 @@ def _when(dt) -> str:  # type: ignore[no-untyped-def]
 
 
 def run(args: argparse.Namespace) -> int:
-    from app import decisions, queries
+    from app.identity import decisions
+    from app.store import queries
 
     _, db = open_db(args, create=False)
     out = sys.stdout

@@ -9,10 +9,9 @@ from dataclasses import replace
 from tqdm import tqdm
 
 from app.commands.common import add_db_argument, add_device_argument, open_db, parse_time
-from app.components import build_detector, build_encoder, build_tracker, describe_device, resolve_device
 from app.errors import UserError
-from app.ingest import ingest_video
-from app.video import probe_video
+from app.ingest.video import probe_video
+from app.runtime import IngestRequest, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -50,49 +49,36 @@ def run(args: argparse.Namespace) -> int:
         cfg = replace(cfg, tracker=replace(cfg.tracker, name=args.tracker))
     if args.weights:
         cfg = replace(cfg, encoder=replace(cfg.encoder, weights=args.weights))
-    device = resolve_device(cfg.device)
-    log.info("device: %s", describe_device(device))
-    detector = build_detector(cfg, device)
-    encoder = build_encoder(cfg, device)
-    tracker = build_tracker(cfg, args.fps or info.fps)
-    settings = {"tracker": cfg.tracker.name, "imgsz": str(getattr(detector, "imgsz", det.imgsz)),
-                "conf": det.conf, "device": device}
+    runtime = Runtime(cfg)
+    request = IngestRequest(path=info.path, camera=args.camera, start=start, fps=args.fps, force=args.force,
+                            max_frames=args.max_frames, link=not args.no_link)
     bar = None if args.no_progress else tqdm(total=info.frame_count or None, unit="frame", dynamic_ncols=True,
-                                              desc=f"{args.camera} [{describe_device(device)}]")
+                                              desc=args.camera)
 
     def progress(done: int, total: int) -> None:
         if bar is not None:
             bar.n = done
             bar.refresh()
 
+    def on_state(text: str) -> None:
+        log.info("%s", text)
+        if bar is not None and text.startswith("ingesting"):
+            bar.set_description(f"{args.camera} [{runtime.models().device_label}]", refresh=False)
+
     try:
-        result = ingest_video(db, info.path, camera=args.camera, detector=detector, tracker=tracker,
-                              encoder=encoder, start=start, fps=args.fps, force=args.force, progress=progress,
-                              settings=settings, max_frames=args.max_frames,
-                              samples_per_track=cfg.encoder.samples_per_track)
+        outcome = runtime.ingest(db, request, progress=progress, on_state=on_state)
     except KeyboardInterrupt:
-        if bar is not None:
-            bar.close()
         raise UserError("interrupted: the frames processed so far are stored and the source is marked "
                         "incomplete; run the same command again to resume") from None
     finally:
         if bar is not None:
             bar.close()
+    result = outcome.result
     log.info("%s", result.message)
     print(result.message)
-    if result.status != "skipped" and not args.no_link:
-        _post_ingest(db, cfg, result.source_id)
+    if outcome.link_summary:
+        print(outcome.link_summary)
     db.close()
+    if outcome.link_error:
+        raise UserError(f"the video is stored, but linking failed: {outcome.link_error}; run `reidwatch link`")
     return 0
-
-
-def _post_ingest(db, cfg, source_id: int) -> None:  # type: ignore[no-untyped-def]
-    """Join occlusion-broken fragments, then link identities (when those steps are installed)."""
-    try:
-        from app.link_incremental import link_after_ingest
-    except ImportError:
-        log.info("identity linking is not available in this build")
-        return
-    summary = link_after_ingest(db, cfg, source_id)
-    if summary:
-        print(summary)

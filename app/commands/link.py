@@ -7,7 +7,7 @@ import sys
 
 from app.commands.common import add_db_argument, open_db
 from app.errors import UserError
-from app.link_math import AGGREGATIONS
+from app.identity.descriptors import AGGREGATIONS
 
 
 def camera_list(text: str | None) -> list[str] | None:
@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.linking import link_store
+    from app.identity.linking import link_store
 
     cfg, db = open_db(args, create=False)
     try:

@@ -26,7 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app import decisions, queries
+    from app.identity import decisions
+    from app.store import queries
 
     _, db = open_db(args, create=False)
     out = sys.stdout

@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.search import search_by_image, search_by_track
+    from app.runtime import Runtime
 
     cameras = [c.strip() for v in args.camera for c in v.split(",") if c.strip()] if args.camera else None
     t_from, t_to = parse_time(args.t_from, "--from"), parse_time(args.t_to, "--to")
@@ -42,14 +42,15 @@ def run(args: argparse.Namespace) -> int:
         if image is None:
             raise UserError(f"cannot read image {args.image} (missing, or not an image file)")
     cfg, db = open_db(args, create=False)
+    if args.weights:
+        cfg = replace(cfg, encoder=replace(cfg.encoder, weights=args.weights))
+    runtime = Runtime(cfg)
     try:
         if image is None:
-            hits = search_by_track(db, args.track, k=args.k, cameras=cameras, t_from=t_from, t_to=t_to)
+            hits = runtime.search_by_track(db, args.track, k=args.k, cameras=cameras, t_from=t_from, t_to=t_to)
             query = f"track {args.track}"
         else:
-            if args.weights:
-                cfg = replace(cfg, encoder=replace(cfg.encoder, weights=args.weights))
-            hits = search_by_image(db, cfg, image, k=args.k, cameras=cameras, t_from=t_from, t_to=t_to)
+            hits = runtime.search_by_image(db, image, k=args.k, cameras=cameras, t_from=t_from, t_to=t_to)
             query = args.image
     finally:
         db.close()

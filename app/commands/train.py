@@ -61,7 +61,7 @@ def load_dataset_or_fail(name: str, root: str):
 
 def keypoints_or_fail(records, dataset, args: argparse.Namespace, device: str):
     """Cached (or freshly detected) keypoints for ``records``, user errors as one line."""
-    from app.reid_keypoints import dataset_keypoints
+    from app.training.keypoints import dataset_keypoints
 
     if args.pose_weights and not Path(args.pose_weights).is_file():
         raise UserError(f"pose weights not found: {args.pose_weights}")

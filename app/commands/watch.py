@@ -8,10 +8,11 @@ import signal
 import threading
 
 from app.commands.common import add_db_argument, add_device_argument, open_db
-from app.components import build_detector, build_encoder, build_tracker, describe_device, resolve_device
 from app.errors import UserError
-from app.live.monitor import CameraSpec, LiveMonitor
+from app.live.monitor import CameraSpec
+from app.live.options import LiveOptions
 from app.live.redact import parse_camera_specs
+from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -34,23 +35,9 @@ def run(args: argparse.Namespace) -> int:
     cfg, db = open_db(args)
     if args.duration is not None and args.duration <= 0:
         raise UserError("--duration must be positive")
-    device = resolve_device(cfg.device)
-    log.info("device: %s", describe_device(device))
-    detector = build_detector(cfg, device)
-    encoder = build_encoder(cfg, device)
-    link = None
-    if not args.no_link:
-        from app.link_incremental import link_new_tracks
-
-        def link(database, cameras, track_ids):  # type: ignore[no-untyped-def]
-            # incremental: closed tracks join the nearest identity (or a new one); `reidwatch link` relinks all
-            link_new_tracks(database, cfg, track_ids)
-
-    monitor = LiveMonitor(
-        db=db, cameras=specs, detector=detector, encoder=encoder, tracker_factory=lambda: build_tracker(cfg, 25.0),
-        link=link, link_interval_s=args.link_interval,
-        capture_options={"transport": args.transport, "stall_timeout_s": args.stall_timeout},
-    )
+    options = LiveOptions(link=not args.no_link, link_interval_s=args.link_interval, transport=args.transport,
+                          stall_timeout_s=args.stall_timeout)
+    monitor = Runtime(cfg).live_monitor(db, specs, options=options, on_state=lambda text: log.info("%s", text))
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: monitor.stop())
     try:

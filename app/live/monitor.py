@@ -19,10 +19,10 @@ from datetime import datetime, timezone
 
 from sqlalchemy import or_, select
 
+from app.ingest.pipeline import CameraProcessor, EncoderLike, thumbnail_jpeg
 from app.live.capture import CameraCapture, CapturedFrame
 from app.live.health import CameraHealth, CameraState
 from app.live.redact import redact_url
-from app.pipeline import CameraProcessor, EncoderLike, thumbnail_jpeg
 from app.store import Database, repo
 from app.store import models as m
 from app.store.records import as_utc
@@ -289,8 +289,8 @@ class LiveMonitor:
     def _recognise_open_tracks(self) -> None:
         """Match open tracks against stored identities (one batched encoder call for every camera), so the
         operator sees who is on screen and watchlist alerts fire while the person is still in view."""
-        from app.link_math import aggregate_samples
-        from app.search import search_descriptor
+        from app.identity.descriptors import aggregate_samples
+        from app.identity.search import search_descriptor
 
         todo: list[tuple[str, int, list]] = []
         for name, proc in self._procs.items():

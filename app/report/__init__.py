@@ -3,15 +3,17 @@
 A pure step (:func:`app.report.build.build_report`) reads the store into a :class:`~app.report.model.Report`
 value; writers render it as one self-contained HTML file, a paginated PDF (Qt's PDF writer), CSV (one row per
 sighting) or JSON (everything). :func:`export_report` does both steps and picks the writer from the file
-name's suffix. Writers are imported when used, so exporting CSV never loads matplotlib or Qt.
+name's suffix. Writers are entry points of the ``reidwatch.report_writers`` group, named by the suffix they
+write (pyproject.toml): ``app`` registers HTML, CSV and JSON, the desktop package registers PDF (Qt lays out and
+prints it). They are loaded when used, so exporting CSV never loads matplotlib or Qt.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 from app.errors import UserError
@@ -21,36 +23,37 @@ from app.store import Database
 
 log = logging.getLogger(__name__)
 
-# suffix -> (module, function(report, path) -> Path)
-WRITERS: dict[str, tuple[str, str]] = {
-    ".html": ("app.report.html", "write_html"),
-    ".htm": ("app.report.html", "write_html"),
-    ".pdf": ("ui.report_pdf", "write_pdf"),  # Qt lays out and prints the PDF; Qt lives in ui/
-    ".csv": ("app.report.csv_json", "write_csv"),
-    ".json": ("app.report.csv_json", "write_json"),
-}
+WRITER_GROUP = "reidwatch.report_writers"
+Writer = Callable[[Report, Path], Path]
 
 __all__ = [
-    "DEFAULT_MAX_PICTURES", "WRITERS", "Report", "build_report", "export_report", "write_report", "writer_for",
+    "DEFAULT_MAX_PICTURES", "WRITER_GROUP", "Report", "build_report", "export_report", "report_writers",
+    "write_report", "writer_for",
 ]
 
 
-def writer_for(path: str | Path) -> tuple[str, str]:
-    """(module, function) of the writer for ``path``'s suffix; UserError for a suffix no writer knows."""
+def report_writers() -> dict[str, EntryPoint]:
+    """Installed report writers: file suffix (".html") -> entry point of a ``writer(report, path) -> Path``."""
+    return {f".{ep.name.lower()}": ep for ep in entry_points(group=WRITER_GROUP)}
+
+
+def writer_for(path: str | Path) -> EntryPoint:
+    """The writer entry point for ``path``'s suffix; UserError for a suffix no installed writer knows."""
     path = Path(path)
+    writers = report_writers()
     try:
-        return WRITERS[path.suffix.lower()]
+        return writers[path.suffix.lower()]
     except KeyError:
+        known = ", ".join(sorted(writers)) or "none (reidwatch's entry points are not installed: pip install -e .)"
         raise UserError(
-            f"cannot tell the report format from {path.name!r}: the file name must end in .html, .pdf, .csv or .json"
+            f"cannot tell the report format from {path.name!r}: the file name must end in one of {known}"
         ) from None
 
 
 def write_report(report: Report, out_path: str | Path) -> Path:
     """Render ``report`` in the format that ``out_path``'s suffix names; returns the path written."""
     path = Path(out_path).expanduser()
-    module_name, function = writer_for(path)
-    writer = getattr(importlib.import_module(module_name), function)
+    writer: Writer = writer_for(path).load()
     written: Path = writer(report, path)
     log.info("report written to %s", written)
     return written

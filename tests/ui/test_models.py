@@ -11,7 +11,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QColor, QImage
 
 from app.config import Config
-from app.queries import Overlay
+from app.store.queries import Overlay
 from app.store.records import IdentityInfo, MatchInfo, TrackInfo
 from ui.controllers.player import pick_overlay
 from ui.models.base import ROW_ROLE, SORT_ROLE, fmt_span, identity_label
@@ -98,7 +98,7 @@ def test_track_table_model(qapp) -> None:
 
 
 def test_search_result_model_ranks_and_formats(qapp) -> None:
-    from app.search import SearchHit
+    from app.identity.search import SearchHit
 
     hits = [SearchHit(7, 3, "Alice", "lobby", 2, T0, T0 + timedelta(seconds=9), 12, 0.1234),
             SearchHit(8, None, None, "entrance", 1, T0, T0, 3, 0.5)]

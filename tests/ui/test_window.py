@@ -13,7 +13,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 from app.config import Config
-from app.decisions import list_decisions
+from app.identity.decisions import list_decisions
 from app.store import Database, open_database
 from ui.app import build_window
 from ui.controllers.main import MainController

@@ -9,8 +9,9 @@ from pathlib import Path
 from PySide6.QtCore import QThread
 
 from app.errors import UserError
+from app.runtime import IngestRequest, Runtime
 from app.store import open_database
-from ui.workers import FrameRequest, FrameWorker, IngestRequest, IngestWorker, TaskRunner
+from ui.workers import FrameRequest, FrameWorker, IngestWorker, TaskRunner
 
 
 def test_runner_calls_back_on_the_ui_thread_with_the_result(qtbot) -> None:
@@ -64,7 +65,7 @@ def test_frame_worker_decodes_frames_with_their_overlays(qtbot, ui_store) -> Non
     worker.frame_ready.connect(results.append)
     try:
         src = ui_store.sources["entrance"]
-        from app.queries import source_of_track
+        from app.store.queries import source_of_track
 
         uri = source_of_track(db, ui_store.tracks["entrance/1"]).uri
         for frame in (12, 13, 3):  # sequential read, then a seek back
@@ -94,7 +95,7 @@ def test_ingest_worker_reports_a_bad_file_without_loading_models(qtbot, tmp_path
     db = open_database(tmp_path / "s.db")
     bad = tmp_path / "notes.avi"
     bad.write_text("not a video")
-    worker = IngestWorker(db=db, config=Config(db=tmp_path / "s.db"))
+    worker = IngestWorker(db=db, runtime=Runtime(Config(db=tmp_path / "s.db")))
     failures: list[tuple[int, str]] = []
     worker.job_failed.connect(lambda j, m: failures.append((j, m)))
     worker.start()
@@ -112,7 +113,7 @@ def test_ingest_worker_cancelled_job_never_starts(qtbot, tmp_path: Path) -> None
     from app.config import Config
 
     db = open_database(tmp_path / "s.db")
-    worker = IngestWorker(db=db, config=Config(db=tmp_path / "s.db"))
+    worker = IngestWorker(db=db, runtime=Runtime(Config(db=tmp_path / "s.db")))
     finished: list[tuple[int, str, str]] = []
     worker.job_finished.connect(lambda j, s, m: finished.append((j, s, m)))
     job = worker.enqueue(IngestRequest(path=tmp_path / "never.avi", camera="x", start=None))

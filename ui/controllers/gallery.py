@@ -7,7 +7,7 @@ import logging
 from PySide6.QtCore import QItemSelection, QObject, Signal
 from PySide6.QtWidgets import QInputDialog, QLineEdit
 
-from app import decisions
+from app.identity import decisions
 from app.store import Database
 from app.store.records import IdentityInfo, TrackInfo
 from ui.controllers import loaders
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 class GalleryController(QObject):
-    """Drives :class:`GalleryView`; decisions go to ``app.decisions`` on a worker, then ``store_changed``."""
+    """Drives :class:`GalleryView`; decisions go to ``app.identity.decisions`` on a worker, then ``store_changed``."""
 
     store_changed = Signal(str)  # what changed, one line for the status bar
     play_requested = Signal(int, int, int)  # track id, source id, frame

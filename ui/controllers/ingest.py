@@ -7,10 +7,11 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QItemSelection, QObject, Signal
 
+from app.runtime import IngestRequest
 from ui.models.base import ROW_ROLE
 from ui.models.jobs import IngestJobModel, JobRow
 from ui.views.ingest import JobsPanel
-from ui.workers import IngestRequest, IngestWorker
+from ui.workers import IngestWorker
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,9 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtGui import QImage
 
-from app import queries
-from app.config import Config
 from app.errors import UserError
-from app.store import Database, repo
+from app.runtime import Runtime
+from app.store import Database, queries, repo
 from app.store.records import IdentityInfo, SourceInfo, TrackInfo
 from ui.models.base import fmt_span
 from ui.models.review import MatchRow
@@ -153,8 +152,6 @@ def load_image_query(path: Path) -> QueryInfo:
     return QueryInfo(None, image, f"Image {path.name} ({w}×{h})")
 
 
-def search_image_file(db: Database, cfg: Config, path: Path, **filters: object) -> list:
-    """``app.search.search_by_image`` on an image file (the largest person in it is the query)."""
-    from app.search import search_by_image
-
-    return search_by_image(db, cfg, read_image_file(path), **filters)  # type: ignore[arg-type]
+def search_image_file(runtime: Runtime, db: Database, path: Path, **filters: object) -> list:
+    """``Runtime.search_by_image`` on an image file (the largest person in it is the query)."""
+    return runtime.search_by_image(db, read_image_file(path), **filters)  # type: ignore[arg-type]

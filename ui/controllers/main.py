@@ -11,8 +11,9 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QObject, QSettings
 from PySide6.QtWidgets import QDialog, QFileDialog, QLabel
 
-from app import decisions
 from app.config import Config
+from app.identity import decisions
+from app.runtime import IngestRequest, Runtime
 from app.store import Database, open_database
 from ui.controllers.gallery import GalleryController
 from ui.controllers.ingest import IngestController
@@ -23,7 +24,7 @@ from ui.models.settings import UiSettings, read_settings, write_settings
 from ui.views.ingest import VIDEO_FILTER, AddVideoDialog
 from ui.views.main_window import MainWindow
 from ui.views.settings import SettingsDialog
-from ui.workers import FrameWorker, IngestRequest, IngestWorker, TaskRunner, describe_error
+from ui.workers import FrameWorker, IngestWorker, TaskRunner, describe_error
 
 log = logging.getLogger(__name__)
 REPORT_FILTER = "HTML report (*.html);;PDF report (*.pdf);;CSV table (*.csv);;JSON data (*.json)"
@@ -31,7 +32,7 @@ REPORT_FILTER = "HTML report (*.html);;PDF report (*.pdf);;CSV table (*.csv);;JS
 
 def device_text(requested: str) -> str:
     """'Device: GPU cuda:0 (…)' or 'Device: CPU' for the status bar (imports torch: run it on a worker)."""
-    from app.components import describe_device, resolve_device
+    from app.runtime.components import describe_device, resolve_device
 
     return f"Device: {describe_device(resolve_device(requested))}"
 
@@ -44,7 +45,7 @@ def export_report(db: Database, path: Path) -> Path:
 
 
 def relink(db: Database, cfg: Config) -> str:
-    from app.linking import link_store
+    from app.identity.linking import link_store
 
     return link_store(db, cfg).message
 
@@ -64,13 +65,15 @@ class MainController(QObject):
         super().__init__(window)
         self.window, self.db, self.base_config, self.qsettings = window, db, base_config, qsettings
         self.settings = read_settings(qsettings, UiSettings.from_config(base_config))
+        # one runtime for the window: ingest, search and live monitoring share its detector and encoder
+        self.runtime = Runtime(self.config())
         self.runner = TaskRunner(max_threads=2, parent=self)
         self.frames = FrameWorker(db=db, parent=self)
-        self.ingest_worker = IngestWorker(db=db, config=self.config(), parent=self)
+        self.ingest_worker = IngestWorker(db=db, runtime=self.runtime, parent=self)
         w = window
         self.gallery = GalleryController(view=w.gallery, db=db, runner=self.runner)
         self.player = PlayerController(view=w.player, db=db, runner=self.runner, frames=self.frames)
-        self.search = SearchController(view=w.search, db=db, runner=self.runner, config=self.config)
+        self.search = SearchController(view=w.search, db=db, runner=self.runner, runtime=self.runtime)
         self.review = ReviewController(view=w.review, db=db, runner=self.runner)
         self.ingest = IngestController(panel=w.jobs, worker=self.ingest_worker)
         self._ingest_work: tuple[str, int | None] = ("", None)
@@ -176,7 +179,7 @@ class MainController(QObject):
             self.window.live_layout.addWidget(QLabel(f"Live monitoring is not available: {exc}"))
             self.live = QObject(self)
             return
-        self.live = LiveController(self.db.path, self.config(), parent=self)
+        self.live = LiveController(self.db.path, self.runtime, parent=self)
         self.window.live_layout.addWidget(LivePage(controller=self.live))
 
     def confirm_current(self) -> None:
@@ -204,7 +207,7 @@ class MainController(QObject):
 
     def relink(self) -> None:
         try:
-            import app.linking  # noqa: F401 - only to say clearly when linking is not installed
+            import app.identity.linking  # noqa: F401 - only to say clearly when linking is not installed
         except ImportError:
             self.show_message("identity linking is not available in this build")
             return
@@ -233,7 +236,7 @@ class MainController(QObject):
 
     def add_videos(self, requests: Sequence[IngestRequest]) -> list[int]:
         """Queue files for ingestion and show the ingestion panel."""
-        self.ingest_worker.set_config(self.config())
+        self.runtime.set_config(self.config())
         ids = self.ingest.add_videos(requests)
         self.window.jobs_dock.show()
         return ids
@@ -265,7 +268,7 @@ class MainController(QObject):
         old_db = self.settings.db or self.base_config.db
         self.settings = new
         write_settings(self.qsettings, new)
-        self.ingest_worker.set_config(self.config())
+        self.runtime.set_config(self.config())
         self.runner.submit(device_text, self.config().device, on_done=self.window.device_label.setText,
                            on_error=self.show_message)
         new_db = new.db or self.base_config.db

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QItemSelection, QObject, Signal
 
-from app import decisions
+from app.identity import decisions
 from app.store import Database
 from ui.controllers import loaders
 from ui.models.base import ROW_ROLE, fmt_span, identity_label

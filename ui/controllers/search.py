@@ -9,8 +9,8 @@ from pathlib import Path
 from PySide6.QtCore import QItemSelection, QObject, Signal
 from PySide6.QtWidgets import QFileDialog
 
-from app import decisions
-from app.config import Config
+from app.identity import decisions
+from app.runtime import Runtime
 from app.store import Database
 from ui.controllers import loaders
 from ui.models.base import ROW_ROLE, fmt_span, identity_label
@@ -29,10 +29,9 @@ class SearchController(QObject):
     play_requested = Signal(int, int, int)  # track id, source id, frame
     message = Signal(str)
 
-    def __init__(self, *, view: SearchView, db: Database, runner: TaskRunner,
-                 config: Callable[[], Config]) -> None:
+    def __init__(self, *, view: SearchView, db: Database, runner: TaskRunner, runtime: Runtime) -> None:
         super().__init__(view)
-        self.view, self.db, self.runner, self._config = view, db, runner, config
+        self.view, self.db, self.runner, self.runtime = view, db, runner, runtime
         self.model = SearchResultModel(thumb_height=72, parent=self)
         view.results.setModel(self.model)
         self._query: loaders.QueryInfo | None = None
@@ -98,12 +97,10 @@ class SearchController(QObject):
         self.searching = True
         self.view.status_label.setText("Searching…")
         if self._query.track is not None:
-            from app.search import search_by_track
-
-            self.runner.submit(search_by_track, self.db, self._query.track.id, **filters,
+            self.runner.submit(self.runtime.search_by_track, self.db, self._query.track.id, **filters,
                                on_done=self._on_hits, on_error=self._fail, key="search.run")
         elif self._image_path is not None:
-            self.runner.submit(loaders.search_image_file, self.db, self._config(), self._image_path, **filters,
+            self.runner.submit(loaders.search_image_file, self.runtime, self.db, self._image_path, **filters,
                                on_done=self._on_hits, on_error=self._fail, key="search.run")
 
     def _on_hits(self, hits: list) -> None:

@@ -1,7 +1,7 @@
 """The live page's behaviour: a :class:`app.live.monitor.LiveMonitor` on a worker thread, plain data back.
 
-:class:`LiveController` builds the detector, encoder and trackers (``app.components``) *inside* its worker
-thread, runs the monitor there until :meth:`LiveController.stop`, and hands everything to the GUI thread
+:class:`LiveController` asks the application runtime (``app.runtime.Runtime.live_monitor``, whose detector and
+encoder are shared with ingest and search) for a monitor *inside* its worker thread, runs the monitor there until :meth:`LiveController.stop`, and hands everything to the GUI thread
 through Qt signals: the monitor's callbacks emit private signals connected with queued connections to slots
 of this object (which lives in the GUI thread), and those slots emit the public signals. So every public
 signal is emitted on the GUI thread, whatever a receiver is (a widget method or a lambda).
@@ -28,43 +28,16 @@ import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage
 
-from app.config import Config
 from app.errors import UserError
 from app.live.capture import CapturedFrame
 from app.live.health import CameraHealth
 from app.live.monitor import Alert, CameraSpec, LiveMonitor
-from app.live.redact import CameraSpecError, parse_camera_spec, redact_url
+from app.live.options import LiveOptions
+from app.live.redact import CameraSpecError, parse_camera_spec, redact_text, redact_url
+from app.runtime import Runtime
 from trackers.types import Tracks
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, kw_only=True)
-class LiveOptions:
-    """How the monitor runs (the defaults are ``reidwatch watch``'s); tests shorten the timeouts."""
-
-    flush_interval_s: float = 2.0
-    link_interval_s: float = 20.0
-    close_after_frames: int = 75
-    link: bool = True  # link closed tracks into identities (needed for watchlist alerts)
-    transport: str = "tcp"
-    stall_timeout_s: float = 5.0
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 10.0
-    tracker_fps: float = 25.0
-    health_refresh_ms: int = 1000  # how often the badges' counters and durations are refreshed
-
-    def __post_init__(self) -> None:
-        for name in ("flush_interval_s", "link_interval_s", "stall_timeout_s", "backoff_initial_s",
-                     "backoff_max_s", "tracker_fps"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name}: expected > 0, got {getattr(self, name)}")
-        if self.close_after_frames < 1 or self.health_refresh_ms < 1:
-            raise ValueError("close_after_frames and health_refresh_ms: expected >= 1")
-
-    def capture_options(self) -> dict[str, object]:
-        return {"transport": self.transport, "stall_timeout_s": self.stall_timeout_s,
-                "backoff_initial_s": self.backoff_initial_s, "backoff_max_s": self.backoff_max_s}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,12 +147,12 @@ class LiveController(QObject):
     _state_in = Signal(str)
     _failed_in = Signal(str)
 
-    def __init__(self, db_path: Path, cfg: Config, *, options: LiveOptions | None = None, autostart: bool = True,
-                 parent: QObject | None = None) -> None:
+    def __init__(self, db_path: Path, runtime: Runtime, *, options: LiveOptions | None = None,
+                 autostart: bool = True, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.db_path = Path(db_path)
         self.autostart = autostart  # start the worker on the first add_camera (else: call start())
-        self.cfg = cfg
+        self.runtime = runtime
         self.options = options or LiveOptions()
         self._lock = threading.Lock()  # guards _specs, _monitor, _stopping, the mailbox and the display stats
         self._specs: dict[str, CameraSpec] = {}  # changed by the GUI thread only, under the lock
@@ -294,52 +267,30 @@ class LiveController(QObject):
 
     # ------------------------------------------------------------------ worker thread
     def _work(self) -> None:
-        from app.components import (
-            build_detector,
-            build_encoder,
-            build_tracker,
-            describe_device,
-            resolve_device,
-        )
         from app.store import open_database
 
         db = None
-        cfg, opts = self.cfg, self.options
         try:
-            device = resolve_device(cfg.device)
-            self._state_in.emit(f"loading models on {describe_device(device)}…")
-            detector = build_detector(cfg, device)
-            encoder = build_encoder(cfg, device)
+            models = self.runtime.models(on_state=lambda text: self._state_in.emit(f"{text}…"))
             db = open_database(self.db_path)
-            link = None
-            if opts.link:
-                from app.link_incremental import link_new_tracks
-
-                def link(database, cameras, track_ids):  # type: ignore[no-untyped-def]
-                    link_new_tracks(database, cfg, track_ids)
-
             with self._lock:
                 if self._stopping:
                     return
                 # Cameras added while the models loaded start with the monitor; later ones go through
                 # add_camera under the same lock, so none is lost or added twice.
-                self._monitor = LiveMonitor(
-                    db=db, cameras=list(self._specs.values()),
-                    detector=detector, encoder=encoder,
-                    tracker_factory=lambda: build_tracker(cfg, opts.tracker_fps), link=link,
-                    flush_interval_s=opts.flush_interval_s, link_interval_s=opts.link_interval_s,
-                    close_after_frames=opts.close_after_frames, capture_options=opts.capture_options(),
+                self._monitor = self.runtime.live_monitor(
+                    db, list(self._specs.values()), options=self.options,
                     on_alert=self.on_alert, on_health=self.on_health, on_frame=self.on_frame,
                 )
                 monitor = self._monitor
-            self._state_in.emit(f"watching on {describe_device(device)}")
+            self._state_in.emit(f"watching on {models.device_label}")
             monitor.run(keep_running=True)
             self._state_in.emit("stopped; everything processed is stored")
         except UserError as exc:
-            self._failed_in.emit(str(exc))
-        except Exception as exc:  # the page shows it; the traceback goes to the log
+            self._failed_in.emit(redact_text(str(exc)))
+        except Exception as exc:  # the page shows it (redacted); the traceback goes to the (redacted) log
             log.exception("live monitor failed")
-            self._failed_in.emit(f"live monitor failed: {type(exc).__name__}: {exc}")
+            self._failed_in.emit(redact_text(f"live monitor failed: {type(exc).__name__}: {exc}"))
         finally:
             with self._lock:
                 self._monitor = None

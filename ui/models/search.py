@@ -1,4 +1,4 @@
-"""Ranked search results (``app.search.SearchHit`` rows): closest first."""
+"""Ranked search results (``app.identity.search.SearchHit`` rows): closest first."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from ui.models.base import SORT_ROLE, Index, RowTableModel, fmt_span, identity_label
 
 if TYPE_CHECKING:
-    from app.search import SearchHit
+    from app.identity.search import SearchHit
 
 
 class SearchResultModel(RowTableModel["SearchHit"]):

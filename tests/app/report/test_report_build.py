@@ -9,7 +9,7 @@ import pytest
 from app.errors import UserError
 from app.report import build_report
 from app.store import open_database
-from tests.app.report.store_factory import ENTRANCE_URI, MODEL_TAG, SCRIPT_NAME, T0, build_small_store
+from devkit.report_store import ENTRANCE_URI, MODEL_TAG, SCRIPT_NAME, T0, build_small_store
 
 
 @pytest.fixture()

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from app.cli import main
-from tests.app.report.store_factory import build_small_store
+from devkit.report_store import build_small_store
 
 
 @pytest.fixture()

@@ -9,7 +9,7 @@ import pytest
 
 from app.report import build_report, export_report, write_report
 from app.report.csv_json import CSV_COLUMNS, csv_rows
-from tests.app.report.store_factory import SCRIPT_NAME, T0, build_small_store
+from devkit.report_store import SCRIPT_NAME, T0, build_small_store
 
 LOBBY = "rtsp://***@10.0.0.5:554/live?token=***"
 ENTRANCE = "entrance-2026-11-27.avi"

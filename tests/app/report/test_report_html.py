@@ -11,7 +11,7 @@ import pytest
 
 from app.report import build_report, export_report
 from app.report.html import OPEN_SECTIONS, render_html
-from tests.app.report.store_factory import build_small_store, build_synthetic_store, vtest_thumbnails
+from devkit.report_store import build_small_store, build_synthetic_store, vtest_thumbnails
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (scripts/system-deps.sh)")

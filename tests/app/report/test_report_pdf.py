@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from app.report import export_report
-from tests.app.report.store_factory import SCRIPT_NAME, build_small_store, vtest_thumbnails
+from devkit.report_store import SCRIPT_NAME, build_small_store, vtest_thumbnails
 from ui.report_pdf import _fit
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -12,7 +12,7 @@ from PIL import Image
 
 from app.report import build_report
 from app.report.timeline import camera_colors, identity_timeline_png, overview_timeline_png
-from tests.app.report.store_factory import build_small_store
+from devkit.report_store import build_small_store
 
 
 @pytest.fixture(scope="module")

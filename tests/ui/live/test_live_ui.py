@@ -23,7 +23,8 @@ from app.live.capture import CapturedFrame
 from app.live.health import CameraState
 from app.live.monitor import Alert
 from app.live.redact import parse_camera_spec
-from tests.live.test_watch import people_video
+from app.runtime import Runtime
+from tests.app.live.test_watch import people_video
 from trackers.types import NUM_KEYPOINTS, Tracks
 from ui.live import AddCameraDialog, AlertListModel, LiveController, LiveOptions, LivePage
 from ui.live.controller import display_scale, make_live_frame
@@ -159,7 +160,7 @@ def test_add_camera_dialog_hides_credentials_and_shows_refusals(qtbot) -> None:
 
 def test_the_gui_gets_only_the_newest_frame_per_camera(qtbot, tmp_path) -> None:
     """The worker offers frames faster than a busy GUI thread takes them: no backlog forms."""
-    controller = LiveController(tmp_path / "live.db", Config(), autostart=False)
+    controller = LiveController(tmp_path / "live.db", Runtime(Config()), autostart=False)
     controller.add_camera("court", "rtsp://127.0.0.1:8554/a")
     controller.add_camera("gate", "rtsp://127.0.0.1:8554/b")
     controller.set_display_size(200, 150)
@@ -191,7 +192,7 @@ def test_the_gui_gets_only_the_newest_frame_per_camera(qtbot, tmp_path) -> None:
 
 def test_an_alert_from_the_worker_appears_in_the_panel_and_on_the_tile(qtbot, tmp_path, shared_data,
                                                                         caplog) -> None:
-    controller = LiveController(tmp_path / "live.db", Config(), autostart=False)
+    controller = LiveController(tmp_path / "live.db", Runtime(Config()), autostart=False)
     page = LivePage(controller=controller)
     qtbot.addWidget(page)
     controller.add_camera("court", "rtsp://127.0.0.1:8554/a")
@@ -247,7 +248,7 @@ def test_live_page_watches_a_real_camera(qtbot, tmp_path, shared_data, rtsp_serv
                  encoder=EncoderConfig(backbone="mobilenetv2"))
     options = LiveOptions(flush_interval_s=0.5, link=False, stall_timeout_s=2.0, backoff_initial_s=0.3,
                           backoff_max_s=1.0, health_refresh_ms=300)
-    controller = LiveController(db_path, cfg, options=options)
+    controller = LiveController(db_path, Runtime(cfg), options=options)
     page = LivePage(controller=controller)
     qtbot.addWidget(page)
     page.resize(960, 540)
@@ -326,7 +327,7 @@ def test_live_page_watches_a_real_camera(qtbot, tmp_path, shared_data, rtsp_serv
 
 def test_a_worker_that_cannot_load_its_models_says_why(qtbot, tmp_path) -> None:
     cfg = Config(db=tmp_path / "live.db", device="cpu", detector=DetectorConfig(weights=str(tmp_path / "none.pt")))
-    controller = LiveController(tmp_path / "live.db", cfg)
+    controller = LiveController(tmp_path / "live.db", Runtime(cfg))
     page = LivePage(controller=controller)
     qtbot.addWidget(page)
     with qtbot.waitSignal(controller.failed, timeout=60_000) as failed:

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from app import link_cluster as lk
-from app import link_constraints as lc
-from app import link_math as lm
+from app.identity import cluster as lk
+from app.identity import constraints as lc
+from app.identity import descriptors as lm
 from reid_core.matching import pgfa_distance
 
 

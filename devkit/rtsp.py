@@ -1,25 +1,22 @@
-"""Fixtures for the live-capture tests: a real GStreamer RTSP server on 127.0.0.1, started per test.
+"""A real GStreamer RTSP server on 127.0.0.1 for tests and benchmarks, and a small synthetic test video.
 
-The server (tests/live/rtsp_server.py) runs under the *system* interpreter, which has Debian's GStreamer
-bindings (scripts/system-deps.sh installs them). Without them the RTSP tests skip with the reason.
+The server (``devkit/rtsp_server.py``) runs under the *system* interpreter, which has Debian's GStreamer
+bindings (``scripts/system-deps.sh`` installs them).
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import select
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
 import cv2
 import numpy as np
-import pytest
 
 SERVER_SCRIPT = Path(__file__).with_name("rtsp_server.py")
 SYSTEM_PYTHON = Path("/usr/bin/python3")
@@ -50,7 +47,7 @@ def gst_rtsp_missing() -> str | None:
 
 
 class RtspServer:
-    """One tests/live/rtsp_server.py process; ``stop()`` then ``start()`` brings it back on the same port."""
+    """One devkit/rtsp_server.py process; ``stop()`` then ``start()`` brings it back on the same port."""
 
     def __init__(
         self,
@@ -160,28 +157,6 @@ class RtspServer:
             os.kill(self._proc.pid, signal.SIGCONT)
 
 
-@pytest.fixture
-def rtsp_server(tmp_path: Path) -> Iterator[object]:
-    """Factory: ``rtsp_server(video, port=0, user=None, password=None, auth="basic")`` -> started RtspServer.
-
-    ``port=0`` picks a free port (read back from the server). Every server is killed after the test.
-    """
-    reason = gst_rtsp_missing()
-    if reason:
-        pytest.skip(reason)
-    servers: list[RtspServer] = []
-
-    def make(video: Path, port: int = 0, **kwargs: object) -> RtspServer:
-        server = RtspServer(video, log_dir=tmp_path, port=port, **kwargs)  # type: ignore[arg-type]
-        servers.append(server)
-        server.start()
-        return server
-
-    yield make
-    for server in servers:
-        server.stop()
-
-
 def write_test_video(
     path: Path, *, frames: int = 50, fps: float = 25.0, size: tuple[int, int] = (320, 240)
 ) -> Path:
@@ -199,20 +174,3 @@ def write_test_video(
         writer.write(img)
     writer.release()
     return path
-
-
-@pytest.fixture
-def make_video(tmp_path: Path) -> Callable[..., Path]:
-    """Factory: ``make_video(frames=50, fps=25.0, size=(320, 240))`` -> a new AVI in tmp_path."""
-    counter = itertools.count()
-
-    def make(*, frames: int = 50, fps: float = 25.0, size: tuple[int, int] = (320, 240)) -> Path:
-        return write_test_video(tmp_path / f"video{next(counter)}.avi", frames=frames, fps=fps, size=size)
-
-    return make
-
-
-@pytest.fixture(scope="session")
-def small_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """2 s of 320x240 video at 25 fps (cheap to encode and decode on 2 CPU cores)."""
-    return write_test_video(tmp_path_factory.mktemp("live") / "small.avi")

@@ -95,7 +95,7 @@ def _logger_with_filtered_handler(name: str) -> tuple[logging.Logger, io.StringI
 
 
 def test_filter_redacts_message_args_and_traceback() -> None:
-    logger, stream = _logger_with_filtered_handler("tests.live.redact.filter")
+    logger, stream = _logger_with_filtered_handler("tests.app.live.redact.filter")
     logger.info("opening %s on %s", "rtsp://admin:hunter2@cam/live", "rtsp://cam2/live")
     logger.warning("dict args %(url)s", {"url": "http://u:hunter2@h/x"})
     logger.debug("plain message with rtsp://u:hunter2@h/s and 50% literal")
@@ -118,14 +118,14 @@ def test_filter_keeps_records_it_cannot_format() -> None:
 
 
 def test_install_redacting_filter_covers_logger_and_handlers() -> None:
-    logger = logging.getLogger("tests.live.redact.install")
+    logger = logging.getLogger("tests.app.live.redact.install")
     stream = io.StringIO()
     logger.handlers[:] = [logging.StreamHandler(stream)]
     logger.propagate = False
     logger.setLevel(logging.INFO)
     filt = install_redacting_filter(logger)
     assert filt in logger.filters and filt in logger.handlers[0].filters
-    logging.getLogger("tests.live.redact.install.child").info("go rtsp://u:hunter2@h/s")
+    logging.getLogger("tests.app.live.redact.install.child").info("go rtsp://u:hunter2@h/s")
     assert stream.getvalue().strip() == "go rtsp://***@h/s"
 
 

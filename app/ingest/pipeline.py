@@ -1,6 +1,6 @@
 """Per-camera processing: detections -> tracks -> observations, best samples -> embeddings -> store.
 
-``CameraProcessor`` is shared by file ingest (app.ingest) and live cameras (app.live): it owns one
+``CameraProcessor`` is shared by file ingest (app.ingest.job) and live cameras (app.live): it owns one
 camera's tracker, buffers observations and writes them in batched commits, keeps each open track's
 best samples and embeds them, batched across tracks, when the track closes.
 """
@@ -15,7 +15,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from app.sampling import Sample, TrackSampler, crop_box, overlap_with_others, sample_quality, sharpness
+from app.ingest.sampling import Sample, TrackSampler, crop_box, overlap_with_others, sample_quality, sharpness
 from app.store import Database, repo
 from app.store.records import ObservationRecord
 from trackers.types import Detections, Tracker, Tracks

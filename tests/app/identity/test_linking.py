@@ -7,14 +7,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from app import queries
 from app.config import Config, LinkConfig
 from app.errors import UserError
-from app.link_incremental import link_after_ingest, stitch_source
-from app.linking import link_store
+from app.identity.incremental import link_after_ingest, stitch_source
+from app.identity.linking import link_store
 from app.store import models as m
-from app.store import open_database, repo
-from tests.app.synthetic_store import add_track, build_store, identity_groups
+from app.store import open_database, queries, repo
+from devkit.synthetic_store import add_track, build_store, identity_groups
 
 
 def _partition(groups: dict[int, int | None], truth: dict[int, int]) -> tuple[int, int]:
@@ -52,7 +51,7 @@ def test_visibility_aware_aggregation_beats_plain_means_when_stripes_are_occlude
     # half the stripe samples show an occluder: only the visibility-aware descriptor stays clean
     st = build_store(tmp_path / "s.db", persons=6, hidden_rate=0.6, noise=0.6, seed=3)
     with st.db.session() as s:
-        from app.linking import descriptors_for, distance_matrix
+        from app.identity.linking import descriptors_for, distance_matrix
 
         ids = sorted(st.truth)
         res = {}
@@ -92,7 +91,7 @@ def test_identity_ids_and_names_survive_relinking_and_new_tracks_join_them(tmp_p
     link_store(st.db, cfg)
     before = identity_groups(st.db, list(st.truth))
     person0 = before[st.tracks_of(0)[0]]
-    from app.decisions import rename_identity
+    from app.identity.decisions import rename_identity
 
     rename_identity(st.db, person0, "Alice", who="tester")
     # a new sighting of person 0 on camera B, later
@@ -162,7 +161,7 @@ def test_stitching_joins_fragments_broken_by_an_occlusion_into_one_stay(tmp_path
 
 
 def test_new_tracks_of_a_live_camera_join_identities_incrementally(tmp_path):
-    from app.link_incremental import link_new_tracks
+    from app.identity.incremental import link_new_tracks
 
     st = build_store(tmp_path / "s.db")
     cfg = Config(db=st.db.path)

@@ -8,12 +8,13 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from app import search
 from app.config import Config
 from app.errors import UserError
+from app.identity import search
+from app.runtime import Runtime
 from app.store import models as m
 from app.store import open_database, repo
-from tests.app.synthetic_store import T0, add_track, build_store
+from devkit.synthetic_store import T0, add_track, build_store
 
 
 @pytest.fixture
@@ -107,10 +108,12 @@ def test_search_by_image_finds_the_person_through_the_real_detector_and_encoder(
 
     cfg = Config(db=tmp_path / "img.db", device="cpu")
     db = open_database(cfg.db)
+    runtime = Runtime(cfg)
+    models = runtime.models()
     ids = {}
     for name in ("basketball1.png", "messi5.jpg", "basketball2.png"):
         img = cv2.imread(str(shared_data / name))
-        d = search.embed_image(cfg, img)
+        d = search.embed_image(models.detector, models.encoder, img)
         ids[name] = add_track(db, camera=name.split(".")[0], start_s=0, duration_s=1, global_feat=d.global_feat,
                               parts=d.parts, visibility=d.visibility)
     with db.session() as s:
@@ -118,8 +121,8 @@ def test_search_by_image_finds_the_person_through_the_real_detector_and_encoder(
     # the same person, mirrored and smaller, is still closest to its own track
     query = cv2.imread(str(shared_data / "messi5.jpg"))[:, ::-1]
     query = cv2.resize(query, None, fx=0.7, fy=0.7)
-    hits = search.search_by_image(db, cfg, np.ascontiguousarray(query), k=3)
+    hits = runtime.search_by_image(db, np.ascontiguousarray(query), k=3)
     assert hits[0].track_id == ids["messi5.jpg"]
     assert hits[0].distance < hits[1].distance
     with pytest.raises(UserError, match="no person"):
-        search.search_by_image(db, cfg, np.full((240, 320, 3), 127, np.uint8))
+        runtime.search_by_image(db, np.full((240, 320, 3), 127, np.uint8))

@@ -1,9 +1,11 @@
-"""Open the desktop application (or, with --screenshot, render one view of it into a PNG and exit)."""
+"""Open the desktop application (or, with --screenshot, render one view of it into a PNG and exit).
+
+Registered as the ``ui`` command in the ``reidwatch.commands`` entry-point group (pyproject.toml).
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import re
 from dataclasses import replace
@@ -15,6 +17,7 @@ from app.errors import UserError
 
 log = logging.getLogger(__name__)
 VIEWS = ("gallery", "player", "search", "review")
+HELP = "open the desktop application"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,9 +44,8 @@ def run(args: argparse.Namespace) -> int:
     if args.device:
         cfg = replace(cfg, device=args.device)
     try:
-        # The command that starts the UI loads it by name, when it runs: app never imports ui.
-        run_ui = importlib.import_module("ui.app").run
-    except ImportError as exc:  # PySide6 missing or its Qt libraries not loadable
+        from ui.app import run as run_ui
+    except ImportError as exc:  # Qt's system libraries not loadable (PySide6 itself is a dependency)
         raise UserError(f"the desktop application cannot start: {exc}") from None
     code = run_ui(db_path=args.db, config=cfg, screenshot_path=shot, view=args.view, size=size)
     if shot is not None and code == 0:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from app import decisions, queries
 from app.config import Config
 from app.errors import UserError
-from app.linking import link_store
-from tests.app.synthetic_store import build_store, identity_groups
+from app.identity import decisions
+from app.identity.linking import link_store
+from app.store import queries
+from devkit.synthetic_store import build_store, identity_groups
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from app.cli import main
 from app.errors import UserError
-from app.mot import (
+from app.mot.files import (
     MotFormatError,
     MotTable,
     evaluate_mot,

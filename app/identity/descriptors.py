@@ -1,5 +1,5 @@
 """The maths of linking, as pure functions over arrays: track descriptors and their distances. Constraints live in
-app.link_constraints, calibration and clustering in app.link_cluster. No store, no I/O.
+app.identity.constraints, calibration and clustering in app.identity.cluster. No store, no I/O.
 
 Shapes: N tracks, S samples of one track, P stripes, Dg / Dp global / stripe feature sizes.
 """

@@ -1,6 +1,6 @@
 """Search by example: rank stored tracks by PGFA distance to a track or to a person in an image.
 
-Speed: every track is summarised by one aggregated descriptor (``app.link_math.aggregate_samples``). A
+Speed: every track is summarised by one aggregated descriptor (``app.identity.descriptors.aggregate_samples``). A
 process keeps one in-memory ``TrackIndex`` per store, built once in blocks and then extended as tracks arrive.
 Small stores keep the exact descriptors. Large ones (more than ``EXACT_LIMIT`` tracks) keep them projected on
 their principal directions (uncentred PCA fitted on the first ``EXACT_LIMIT`` tracks: raw MobileNetV2
@@ -15,15 +15,15 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import link_math as lm
-from app.config import Config
 from app.errors import UserError
+from app.identity import descriptors as lm
 from app.store import Database, repo
 from app.store import models as m
 from app.store.records import as_utc
@@ -307,28 +307,13 @@ def search_by_track(db: Database, track_id: int, *, k: int = 20, cameras: list[s
     return search_descriptor(db, desc, k=k, cameras=cameras, t_from=t_from, t_to=t_to, exclude=exclude)
 
 
-_MODELS: dict[tuple, tuple] = {}
-
-
-def _models(cfg: Config) -> tuple:
-    """Detector and encoder for ``cfg``, built once per process."""
-    from app.components import build_detector, build_encoder, resolve_device
-
-    device = resolve_device(cfg.device)
-    key = (cfg.detector, cfg.encoder, device)
-    if key not in _MODELS:
-        _MODELS[key] = (build_detector(cfg, device), build_encoder(cfg, device))
-    return _MODELS[key]
-
-
-def embed_image(cfg: Config, image_bgr: np.ndarray) -> lm.TrackDescriptors:
+def embed_image(detector: Any, encoder: Any, image_bgr: np.ndarray) -> lm.TrackDescriptors:
     """Detect the largest person in a BGR image with the pose detector and embed it with the PGFA encoder."""
-    from app.sampling import crop_box
+    from app.ingest.sampling import crop_box
 
     img = np.asarray(image_bgr)
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
         raise UserError(f"expected a colour image (H, W, 3) uint8, got {img.dtype} {img.shape}")
-    detector, encoder = _models(cfg)
     dets = detector.detect(img)
     if len(dets) == 0:
         raise UserError("no person found in the image; use a photo or frame where the person is clearly visible")
@@ -343,10 +328,11 @@ def embed_image(cfg: Config, image_bgr: np.ndarray) -> lm.TrackDescriptors:
     return lm.aggregate_samples(emb.global_feat, emb.parts, emb.visibility)
 
 
-def search_by_image(db: Database, cfg: Config, image_bgr: np.ndarray, *, k: int = 20,
+def search_by_image(db: Database, detector: Any, encoder: Any, image_bgr: np.ndarray, *, k: int = 20,
                     cameras: list[str] | None = None, t_from: datetime | None = None,
                     t_to: datetime | None = None) -> list[SearchHit]:
-    """Tracks that look like the (largest) person in ``image_bgr``, closest first."""
+    """Tracks that look like the (largest) person in ``image_bgr``, closest first. ``detector`` and ``encoder``
+    are the runtime's shared models (``app.runtime.Runtime.search_by_image``)."""
     with torch.inference_mode():
-        query = embed_image(cfg, image_bgr)
+        query = embed_image(detector, encoder, image_bgr)
     return search_descriptor(db, query, k=k, cameras=cameras, t_from=t_from, t_to=t_to)

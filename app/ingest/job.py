@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from app.errors import UserError
-from app.pipeline import CameraProcessor, EncoderLike, frame_time
+from app.ingest.pipeline import CameraProcessor, EncoderLike, frame_time
+from app.ingest.video import FrameReader, content_hash, probe_video
 from app.store import Database, repo
-from app.video import FrameReader, content_hash, probe_video
 from trackers.types import Detector, Tracker
 
 log = logging.getLogger(__name__)

@@ -1,9 +1,9 @@
 """Operators' decisions: confirm / reject a link, rename, merge, split, watch, undo.
 
 Each decision is stored as a ``decisions`` row (who, when, what) and applied at once to the stored
-identities, so a view sees the change immediately. Every later ``app.linking.link_store`` run turns the
+identities, so a view sees the change immediately. Every later ``app.identity.linking.link_store`` run turns the
 decisions that are not undone into must-link / cannot-link constraints (``constraint_events``); when two
-decisions contradict each other, the later one wins (``app.link_math.resolve_constraints``).
+decisions contradict each other, the later one wins (``app.identity.descriptors.resolve_constraints``).
 
 A decision's ``value`` is JSON: what it changed and the state before (track -> identity, identity rows),
 which is what ``undo_last`` restores.
@@ -20,13 +20,13 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from app.errors import UserError
+from app.identity.tables import new_identity, pair_distance_and_kind
 from app.store import Database, repo
 from app.store import models as m
 from app.store.records import DecisionInfo, as_utc
 
 log = logging.getLogger(__name__)
 
-CONSTRAINT_KINDS = ("confirm", "reject", "merge", "split")
 MAX_NAME = 200
 
 
@@ -95,14 +95,6 @@ def _snapshot(s: Session, identity_ids: list[int | None], extra_tracks: list[int
     return {"tracks": tracks, "identities": rows}
 
 
-def new_identity(s: Session, *, name: str | None = None, watch: bool = False) -> int:
-    """Create an identity row and return its id."""
-    ident = m.Identity(name=name, watch=int(watch), created_at=_now_naive())
-    s.add(ident)
-    s.flush()
-    return ident.id
-
-
 def _assign(s: Session, track_ids: list[int], identity_id: int) -> None:
     if track_ids:
         s.execute(update(m.Track).where(m.Track.id.in_(track_ids)).values(identity_id=identity_id))
@@ -123,8 +115,6 @@ def _set_match_status(s: Session, a: int, b: int, status: str) -> None:
         for row in rows:
             row.status = status
         return
-    from app.linking import pair_distance_and_kind  # linking imports this module: import late
-
     distance, kind = pair_distance_and_kind(s, a, b)
     s.add(m.Match(run_id=None, track_a=a, track_b=b, distance=distance, kind=kind, status=status))
 
@@ -291,26 +281,6 @@ def _restore(s: Session, before: dict) -> None:
     for iid in touched:
         if iid not in remap.values():
             _drop_if_empty(s, iid)
-
-
-# ---------------------------------------------------------------- for linking runs
-def constraint_events(s: Session) -> list[tuple[str, int, int]]:
-    """Decisions in force as ("must" | "cannot", track_a, track_b) events, oldest first."""
-    events: list[tuple[str, int, int]] = []
-    rows = s.scalars(select(m.Decision).where(m.Decision.undone == 0, m.Decision.kind.in_(CONSTRAINT_KINDS))
-                     .order_by(m.Decision.at, m.Decision.id))
-    for d in rows:
-        value = json.loads(d.value or "{}")
-        if d.kind == "confirm" and d.track_a is not None and d.track_b is not None:
-            events.append(("must", d.track_a, d.track_b))
-        elif d.kind == "reject" and d.track_a is not None and d.track_b is not None:
-            events.append(("cannot", d.track_a, d.track_b))
-        elif d.kind == "merge":
-            tracks = [int(t) for t in value.get("tracks", [])]
-            events.extend(("must", tracks[0], t) for t in tracks[1:])
-        elif d.kind == "split" and d.track_a is not None:
-            events.extend(("cannot", d.track_a, int(t)) for t in value.get("others", []))
-    return events
 
 
 def list_decisions(db: Database, limit: int = 50) -> list[DecisionInfo]:

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from app.export_mot import format_mot, mot_rows, pick_source
-from app.ingest import ingest_video
+from app.ingest.job import ingest_video
+from app.mot.export import format_mot, mot_rows, pick_source
 from app.store import open_database, repo
 
 pytestmark = pytest.mark.slow

@@ -215,7 +215,7 @@ def test_camera_that_never_answers_times_out_and_retries() -> None:
 
 
 def test_transport_goes_to_ffmpeg_with_the_users_other_options(monkeypatch) -> None:
-    from app.live import capture as capture_module
+    from app.live import stream as capture_module
 
     monkeypatch.setattr(capture_module, "_USER_OPTIONS", "rtsp_transport;udp|analyzeduration;500000")
     assert capture_module._ffmpeg_options("tcp") == "rtsp_transport;tcp|analyzeduration;500000"

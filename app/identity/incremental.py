@@ -1,5 +1,5 @@
 """Linking as data arrives: stitching a new source's occlusion fragments, linking after an ingest, and giving
-live tracks an identity as they close, without relinking the whole store (see app.linking for full runs)."""
+live tracks an identity as they close, without relinking the whole store (see app.identity.linking for full runs)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import logging
 import numpy as np
 from sqlalchemy import select
 
-from app import link_cluster as lk
-from app import link_constraints as lc
 from app.config import Config
-from app.decisions import new_identity
 from app.errors import UserError
-from app.linking import (
+from app.identity import cluster as lk
+from app.identity import constraints as lc
+from app.identity.decisions import new_identity
+from app.identity.linking import (
     DEFAULT_AGGREGATION,
     DEFAULT_THRESHOLD,
     OCCLUSION_GAP_S,
@@ -82,7 +82,7 @@ def link_new_tracks(db: Database, cfg: Config, track_ids: list[int], *, candidat
     whose tracks (among its ``candidates`` nearest by search) are closest on average, with the last run's
     distance and threshold, when no hard constraint or operator decision forbids it; else a new identity.
     A later ``link_store`` may reorganise. Returns track id -> identity id (None: no embeddings)."""
-    from app.search import search_descriptor
+    from app.identity.search import search_descriptor
 
     with db.session() as s:
         last = s.scalar(select(m.LinkRun).order_by(m.LinkRun.id.desc()).limit(1))

@@ -4,7 +4,7 @@
 Run it with the *system* interpreter, which has GStreamer's Python bindings from Debian
 (python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-{base,good,bad,ugly}, gstreamer1.0-libav):
 
-    /usr/bin/python3 tests/live/rtsp_server.py VIDEO [--port 8554] [--path stream]
+    /usr/bin/python3 devkit/rtsp_server.py VIDEO [--port 8554] [--path stream]
                      [--user U --password P [--auth basic|digest]] [--max-seconds 120] [--watch-stdin]
 
 It prints one line ``READY rtsp://127.0.0.1:<port>/<path>`` on stdout once it listens (``--port 0`` picks a free

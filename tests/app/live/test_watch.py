@@ -59,7 +59,7 @@ def stored_obs(db_path: Path, camera: str) -> list[str]:
 
 def test_watch_survives_a_server_restart(tmp_path, shared_data, rtsp_server, caplog):
     from app.config import Config
-    from app.link_incremental import link_new_tracks
+    from app.identity.incremental import link_new_tracks
     from reid_core.weights import build_encoder
     from trackers.detector import YoloPoseDetector
     from trackers.registry import make_tracker
@@ -175,9 +175,9 @@ def test_cameras_can_be_added_and_removed_while_running(tmp_path, shared_data, r
 def test_live_reidentification_raises_watchlist_alert_while_in_view(tmp_path, shared_data, rtsp_server):
     """A person already in the store, on the watchlist, is recognised on a live camera before the track closes."""
     from app.config import Config
-    from app.decisions import rename_identity, set_watch
-    from app.ingest import ingest_video
-    from app.linking import link_store
+    from app.identity.decisions import rename_identity, set_watch
+    from app.identity.linking import link_store
+    from app.ingest.job import ingest_video
     from reid_core.weights import build_encoder
     from trackers.detector import YoloPoseDetector
     from trackers.registry import make_tracker

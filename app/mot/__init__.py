@@ -1,0 +1,2 @@
+"""MOTChallenge text files: reading, writing and scoring (``files``), and stored tracks as MOT rows
+(``export``)."""

@@ -1,0 +1,1 @@
+"""Training support with side effects: pose keypoints for re-ID dataset images (``keypoints``)."""
