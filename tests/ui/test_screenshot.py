@@ -43,7 +43,7 @@ def test_screenshot_command_writes_a_non_blank_png(tmp_path: Path, ui_store, vie
 def test_ui_command_user_errors(tmp_path: Path, ui_store, qapp) -> None:
     import argparse
 
-    from app.commands import ui as ui_command
+    from ui import command as ui_command
     from app.errors import UserError
 
     parser = argparse.ArgumentParser()
