@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-output
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo test lint bench clean
+.PHONY: install system-deps ui-deps demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,10 @@ install: $(STAMP)
 system-deps:
 	bash scripts/system-deps.sh
 
-demo: install
+ui-deps:
+	bash scripts/system-deps.sh ui
+
+demo: install ui-deps
 	bash scripts/demo.sh $(DEMO_DIR)
 
 test: install system-deps

@@ -14,7 +14,7 @@ from importlib.metadata import entry_points
 
 from app import __version__
 from app.errors import UserError
-from app.live.redact import RedactingFilter
+from app.live.redact import RedactingFilter, redact_every_record
 
 # sub-command -> (module, one-line help). Modules are imported lazily so that
 # `reidwatch --help` stays fast and a heavy dependency of one command never slows another.
@@ -30,7 +30,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "watch": ("app.commands.watch", "monitor live RTSP cameras"),
     "train": ("app.commands.train", "train the PGFA re-identification model on a standard dataset"),
     "eval-reid": ("app.commands.eval_reid", "evaluate re-identification (CMC, mAP) on a standard dataset"),
+    "adapt": ("app.commands.adapt", "learn this site's people from the store's own tracks (no labels), re-embed, relink"),
+    "reembed": ("app.commands.reembed", "re-embed every stored track with a PGFA checkpoint and relink"),
     "info": ("app.commands.info", "show the store's contents, the device and the resolved weights"),
+    "purge": ("app.commands.purge", "delete tracks older than the retention policy allows"),
+    "audit": ("app.commands.audit", "list the audit trail (who searched for whom), or verify it"),
 }
 
 log = logging.getLogger("reidwatch")
@@ -59,6 +63,7 @@ def _available() -> dict[str, tuple[str, str]]:
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
+    """The top-level parser with one sub-parser per built-in and plug-in command, and command name -> module."""
     parser = argparse.ArgumentParser(
         prog="reidwatch",
         description="Person re-identification for video surveillance: ingest videos and live cameras, "
@@ -80,10 +85,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
 
 
 def setup_logging(verbose: int, quiet: bool) -> None:
+    """Route all logging to stderr through the redacting filter; -v = INFO (default), -vv = DEBUG, -q = WARNING."""
     level = logging.WARNING if quiet else logging.DEBUG if verbose >= 2 else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
     handler.addFilter(RedactingFilter())  # fail closed: no handler ever goes without the redacting filter
+    redact_every_record()  # and handlers that libraries add later see redacted records too
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -93,6 +100,7 @@ def setup_logging(verbose: int, quiet: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``reidwatch`` command; returns the exit status (2 for a user error, 130 for Ctrl-C)."""
     os.environ.setdefault("YOLO_VERBOSE", "False")
     parser, modules = build_parser()
     args = parser.parse_args(argv)
@@ -108,6 +116,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("reidwatch: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if "database is locked" not in str(getattr(exc, "orig", None) or exc):
+            raise
+        print("reidwatch: error: the store is busy: another reidwatch program kept it locked for over a minute; "
+              "nothing was changed, run the command again", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

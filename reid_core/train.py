@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from reid_core.backbones import load_failure
 from reid_core.model import PGFA, pgfa_loss
 from reid_core.pose import coco17_to_openpose18, keypoint_heatmaps, part_visibility
 from reid_core.transforms import hflip, load_rgb, random_erase, to_tensor
@@ -209,7 +210,7 @@ def load_state(path: str | Path) -> dict:
         with torch.serialization.safe_globals([Counter]):
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged or foreign file
-        raise ValueError(f"cannot read {path}: {exc}") from exc
+        raise ValueError(f"cannot read {path}: {load_failure(exc)}") from None
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise ValueError(f"{path} is not a reidwatch training state ({STATE_FORMAT})")
     return state

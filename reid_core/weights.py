@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torchvision.models import ResNet50_Weights
 
-from reid_core.backbones import WeightsError
+from reid_core.backbones import WeightsError, load_failure
 from reid_core.encoder import Encoder
 from reid_core.model import PGFA, check_feature_mode
 
@@ -118,7 +118,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     except WeightsError:
         raise
     except Exception as exc:  # safetensors / pickle / json raise many types for a damaged file
-        raise WeightsError(f"cannot read PGFA checkpoint {path}: {exc}") from exc
+        raise WeightsError(f"cannot read PGFA checkpoint {path}: {load_failure(exc)}") from None
 
 
 def _load_safetensors(path: Path) -> Checkpoint:
@@ -249,9 +249,19 @@ def build_encoder(
     device: str = "auto",
     batch_size: int = 64,
     fp16: bool | None = None,
+    engine: str = "torch",
 ) -> Encoder:
-    """An Encoder on the best weights available (see ``resolve_model``), never downloading."""
+    """An Encoder on the best weights available (see ``resolve_model``), never downloading.
+
+    ``engine`` ``torch`` (default), ``openvino``, ``onnxruntime`` or ``auto`` (the fastest installed on
+    ``device``; see :func:`reid_core.export.engine_encoder`).
+    """
     model, info = resolve_model(weights, backbone=backbone, parts=parts)
+    if engine != "torch":
+        from reid_core.export import engine_encoder
+
+        return engine_encoder(model, engine=engine, device=device, batch_size=batch_size, fp16=fp16,
+                              feature_mode=info.feature_mode, weights_info=info)  # fmt: skip
     return Encoder(
         model,
         device=device,

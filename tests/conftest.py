@@ -9,6 +9,7 @@ without a GPU.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -41,6 +42,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> objec
     return None
 
 
+@pytest.fixture(autouse=True)
+def _restore_root_logging() -> object:
+    """A CLI run inside a test installs its own root handler on that test's captured stderr and sets the root
+    level; put the root logger back afterwards, so no later test logs into a closed stream."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level, filters = list(root.handlers), root.level, list(root.filters)
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    root.filters[:] = filters
+
+
 def data_file(name: str) -> Path:
     """A sample file by name, or a skip (a failure under CI) that says how to get it."""
     p = find_data(name)
@@ -54,6 +69,15 @@ class SampleData:
 
     def __truediv__(self, name: str) -> Path:
         return data_file(name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def engine_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Engine exports and ``auto``'s measurements go to a per-session folder, never the user's cache."""
+    folder = tmp_path_factory.mktemp("reidwatch-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("REIDWATCH_CACHE_DIR", str(folder))
+        yield folder
 
 
 @pytest.fixture(scope="session")

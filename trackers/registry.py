@@ -13,6 +13,8 @@ TRACKERS: dict[str, tuple[type, type]] = {
     "bytetrack": (ByteTrackTracker, ByteTrackConfig),
     "deepsort": (DeepSortTracker, DeepSortConfig),
 }
+# name -> the setting that says, in tracker updates, how long a lost track is remembered
+MEMORY_SETTING: dict[str, str] = {"bytetrack": "track_buffer", "deepsort": "max_age"}
 
 
 def make_tracker(name: str, **settings: Any) -> Tracker:

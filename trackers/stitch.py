@@ -24,7 +24,8 @@ end joins at most one fragment start and vice versa); chains follow naturally (a
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -97,18 +98,18 @@ class StitchConfig:
     max_speed: float = 0.2
 
     @classmethod
-    def for_frame_rate(cls, fps: float, reference_fps: float = 7.0, **overrides: float) -> StitchConfig:
+    def for_frame_rate(cls, fps: float, reference_fps: float = 7.0, **overrides: Any) -> StitchConfig:
         """Defaults rescaled from ``reference_fps`` to ``fps`` (same seconds, same speeds), then ``overrides``."""
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         base, k = cls(), fps / reference_fps
-        values = {
-            "max_gap": max(1, round(base.max_gap * k)),
-            "velocity_window": max(2, round(base.velocity_window * k)),
-            "motion_gate_per_frame": base.motion_gate_per_frame / k,
-            "max_speed": base.max_speed / k,
-        }
-        return cls(**{**values, **overrides})
+        scaled = cls(
+            max_gap=max(1, round(base.max_gap * k)),
+            velocity_window=max(2, round(base.velocity_window * k)),
+            motion_gate_per_frame=base.motion_gate_per_frame / k,
+            max_speed=base.max_speed / k,
+        )
+        return replace(scaled, **overrides)
 
     def __post_init__(self) -> None:
         if self.max_gap < 1 or self.velocity_window < 2:

@@ -48,9 +48,11 @@ class Detections:
 
     @staticmethod
     def empty() -> Detections:
+        """No detections (N = 0)."""
         return Detections(np.zeros((0, 4)), np.zeros((0,)), np.zeros((0, NUM_KEYPOINTS, 3)))
 
     def take(self, index: np.ndarray) -> Detections:
+        """The detections at ``index`` (integer indices or a boolean mask)."""
         return Detections(self.boxes[index], self.scores[index], self.keypoints[index])
 
 
@@ -86,6 +88,7 @@ class Tracks:
 
     @staticmethod
     def empty() -> Tracks:
+        """No tracks (M = 0)."""
         return Tracks(np.zeros((0,)), np.zeros((0, 4)), np.zeros((0,)), np.zeros((0, NUM_KEYPOINTS, 3)), np.zeros((0,)))
 
 
@@ -94,9 +97,13 @@ class Detector(Protocol):
 
     device: str
 
-    def detect(self, frame: np.ndarray) -> Detections: ...
+    def detect(self, frame: np.ndarray) -> Detections:
+        """The people in one BGR frame, boxes and keypoints in its pixel coordinates."""
+        ...
 
-    def detect_batch(self, frames: list[np.ndarray]) -> list[Detections]: ...
+    def detect_batch(self, frames: list[np.ndarray]) -> list[Detections]:
+        """``detect`` for several frames at once, one ``Detections`` per frame, in order."""
+        ...
 
 
 class Tracker(Protocol):
@@ -108,9 +115,13 @@ class Tracker(Protocol):
 
     needs_features: bool
 
-    def update(self, detections: Detections, frame: np.ndarray, features: np.ndarray | None = None) -> Tracks: ...
+    def update(self, detections: Detections, frame: np.ndarray, features: np.ndarray | None = None) -> Tracks:
+        """Advance one frame: associate ``detections`` with the tracks and return the confirmed ones."""
+        ...
 
-    def reset(self) -> None: ...
+    def reset(self) -> None:
+        """Forget every track and restart the id counter (a new video)."""
+        ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,6 +151,7 @@ class TrackRows:
         return len(self.frames)
 
     def take(self, index: np.ndarray) -> TrackRows:
+        """The rows at ``index`` (integer indices or a boolean mask)."""
         return TrackRows(
             frames=self.frames[index], ids=self.ids[index], boxes=self.boxes[index], scores=self.scores[index]
         )

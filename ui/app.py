@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from PySide6.QtCore import QSettings, QTimer
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.config import Config
@@ -96,6 +97,8 @@ def prepare_view(window: MainWindow, controller: MainController, view: str, *, t
         if track is not None:
             controller.search_from_track(track.id)
             controller.settle(timeout_s)
+            if controller.search.model.rowCount():  # a new search selects nothing: show the closest one
+                window.search.results.selectRow(0)
     controller.settle(timeout_s)
 
 
@@ -122,8 +125,27 @@ def screenshot(window: MainWindow, controller: MainController, view: str, out: P
     return out
 
 
+def dispose(window: MainWindow, controller: MainController) -> None:
+    """Take the window down now, in order, while Python and the QApplication are whole.
+
+    Left alone, the window outlives :func:`run`: the Ctrl-C handler and the controller (a child that points back
+    at it) keep it referenced, so PySide would delete it, with several widgets it still counts as Python-owned,
+    only at interpreter exit: in no set order, with the GIL released while Python threads may still run. That
+    is the setting of the intermittent crash on close ("shared QObject was deleted directly", then a segfault in
+    QtCore). Here every worker thread is stopped first (``shutdown`` is idempotent and waits for them),
+    results already queued are delivered, and the whole widget tree is deleted on the GUI thread."""
+    controller.shutdown()
+    live = controller.live
+    if getattr(live, "running", False):  # its thread did not stop in time: deleting under it would be worse
+        log.warning("the live monitor is still stopping; the window is left to the end of the process")
+        return
+    QCoreApplication.sendPostedEvents()
+    shiboken6.delete(window)
+    QCoreApplication.sendPostedEvents(None, int(QEvent.Type.DeferredDelete))
+
+
 def run(*, db_path: str | Path | None, config: Config, screenshot_path: Path | None = None,
-        view: str = "gallery", size: tuple[int, int] = DEFAULT_SIZE) -> int:
+        view: str = "gallery", size: tuple[int, int] = DEFAULT_SIZE, drive: Path | None = None) -> int:
     """``reidwatch ui``: open the window (or only save a screenshot) and return the exit code."""
     if screenshot_path is not None and not os.environ.get("QT_QPA_PLATFORM"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -140,15 +162,25 @@ def run(*, db_path: str | Path | None, config: Config, screenshot_path: Path | N
             screenshot(window, controller, view, screenshot_path)
         finally:
             window.close()
+            dispose(window, controller)
             db.close()
         return 0
     window.show_view(view)
     # Python only sees Ctrl-C between Qt events: a timer gives it a chance, and the handler closes the
     # window so that a running ingestion is stored as incomplete rather than cut off.
-    signal.signal(signal.SIGINT, lambda *_: window.close())
+    previous_handler = signal.signal(signal.SIGINT, lambda *_: window.close())
     tick = QTimer(window)
     tick.timeout.connect(lambda: None)
     tick.start(250)
+    driver = None
+    if drive is not None:  # test-only (ui.driver): operator actions played into the window
+        from ui.driver import EXIT_DRIVER_FAILED, start_driver
+
+        driver = start_driver(drive, window)
     code = app.exec()
+    if driver is not None and driver.failed:
+        code = EXIT_DRIVER_FAILED
+    signal.signal(signal.SIGINT, previous_handler)  # the handler referenced the window
+    dispose(window, controller)
     db.close()
     return int(code)

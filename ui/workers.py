@@ -36,8 +36,11 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QImage
 
 from app.errors import UserError
+from app.ingest.job import AlreadyIngestedError
+from app.live.redact import redact_text
 from app.runtime import IngestRequest, Runtime
 from app.store import Database
+from ui.models.jobs import REDO_OPTION
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +49,11 @@ ErrorFn = Callable[[str], None]
 
 
 def describe_error(exc: BaseException) -> str:
-    """One line for the status bar: a UserError's own text, else the exception type and message."""
+    """One line for the status bar: a UserError's own text, else the exception type and message; always with
+    URL credentials redacted (fail closed: a camera URL in any error never reaches the screen)."""
     if isinstance(exc, UserError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+        return redact_text(str(exc))
+    return redact_text(f"{type(exc).__name__}: {exc}")
 
 
 class _Task(QRunnable):
@@ -245,8 +249,14 @@ class IngestWorker(QThread):
                 self.device_resolved.emit(self._runtime.models().device_label)
             self.state_changed.emit(text)
 
-        outcome = self._runtime.ingest(db, request, progress=progress, on_state=on_state)
-        return outcome.result.status, outcome.message
+        try:
+            outcome = self._runtime.ingest(db, request, progress=progress, on_state=on_state)
+        except AlreadyIngestedError as exc:
+            raise UserError(f"{exc}: add it again with “{REDO_OPTION}” ticked") from None
+        message = outcome.message
+        if outcome.result.status == "skipped":
+            message += f" (to redo it, add it again with “{REDO_OPTION}” ticked)"
+        return outcome.result.status, message
 
 
 # ---------------------------------------------------------------------------------------------- player frames

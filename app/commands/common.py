@@ -20,10 +20,19 @@ def add_device_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="auto (default: GPU when there is one), cpu, or cuda:N")
 
 
+def add_engine_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=["auto", "torch", "openvino", "onnxruntime"], default=None,
+                   help="inference engine of the detector and the encoder (default from config: auto, the "
+                        "fastest installed engine for the device, measured once per machine)")
+
+
 def config_from_args(args: argparse.Namespace) -> Config:
     cfg = load_config(getattr(args, "config", None))
     if getattr(args, "device", None):
         cfg = replace(cfg, device=args.device)
+    if getattr(args, "engine", None):
+        cfg = replace(cfg, detector=replace(cfg.detector, engine=args.engine),
+                      encoder=replace(cfg.encoder, engine=args.engine))
     return replace(cfg, db=resolve_db(getattr(args, "db", None), cfg))
 
 

@@ -31,8 +31,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     q = sub.add_parser("watch", help="put an identity on the watchlist (live monitoring alerts on it)")
     q.add_argument("id", type=int, metavar="ID")
     q.add_argument("--off", action="store_true", help="take it off the watchlist")
+    q = sub.add_parser("hold", help="put an identity under legal hold: retention purges keep its tracks")
+    q.add_argument("id", type=int, metavar="ID")
+    q.add_argument("--reason", help="why (required to put on hold; recorded in the audit trail)")
+    q.add_argument("--off", action="store_true", help="lift the hold")
     q = sub.add_parser("undo", help="undo the last decision (of any kind)")
-    for name in ("rename", "merge", "split", "watch", "undo"):
+    for name in ("rename", "merge", "split", "watch", "hold", "undo"):
         sp = sub.choices[name]
         sp.add_argument("--who", help="operator name recorded with the decision (default: the OS user)")
         add_db_argument(sp)
@@ -72,6 +76,11 @@ def run(args: argparse.Namespace) -> int:
                 raise UserError(f"no identity {args.id} in the store")
             out.write(f"identity {ident.id}: {ident.name or '(no name)'}{' [watch]' if ident.watch else ''}, "
                       f"{ident.n_tracks} tracks on {', '.join(ident.cameras) or 'no camera'}\n")
+            from app.privacy.hold import hold_of
+
+            held = hold_of(db, args.id)
+            if held is not None and held.hold:
+                out.write(f"  legal hold: {held.reason} (retention purges keep its tracks)\n")
             for t in queries.identity_tracks(db, args.id):
                 out.write(f"  track {t.id:>6}  camera {t.camera:<12} source {t.source_id:>4}  "
                           f"frames {t.first_frame}-{t.last_frame}  {_when(t.start_time)} .. {_when(t.end_time)}\n")
@@ -90,6 +99,12 @@ def run(args: argparse.Namespace) -> int:
         elif args.action == "watch":
             d = decisions.set_watch(db, args.id, not args.off, who=args.who)
             out.write(f"identity {d.identity_id} {'taken off' if args.off else 'put on'} the watchlist\n")
+        elif args.action == "hold":
+            from app.privacy.hold import set_hold
+
+            h = set_hold(db, args.id, not args.off, reason=args.reason, who=args.who)
+            out.write(f"identity {h.identity_id} under legal hold: {h.reason}\n" if h.hold
+                      else f"identity {h.identity_id}: legal hold lifted\n")
         else:
             undone = decisions.undo_last(db, who=args.who)
             out.write(describe_undo(undone))

@@ -24,6 +24,11 @@ def summarize(db) -> str:  # type: ignore[no-untyped-def]
                 n_tracks = s.scalar(select(func.count(m.Track.id)).where(m.Track.source_id == src.id))
                 lines.append(f"  source {src.id}: {src.uri} [{src.status}] {src.frames_done}/{src.frame_count} "
                              f"frames from {src.start_time.isoformat(timespec='seconds')}, {n_tracks} tracks")
+        from app.training.active import ACTIVE_KEY
+
+        active = repo.get_setting(s, ACTIVE_KEY)
+        lines.append(f"encoder: {active['path']} ({active.get('tag', '?')})" if active
+                     else "encoder: default (ImageNet backbone, not adapted to this site)")
         n_ids = s.scalar(select(func.count(m.Identity.id)))
         n_emb = s.scalar(select(func.count(m.Embedding.id)))
         n_obs = s.scalar(select(func.count(m.Observation.id)))

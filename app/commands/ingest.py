@@ -8,8 +8,9 @@ from dataclasses import replace
 
 from tqdm import tqdm
 
-from app.commands.common import add_db_argument, add_device_argument, open_db, parse_time
+from app.commands.common import add_db_argument, add_device_argument, add_engine_argument, open_db, parse_time
 from app.errors import UserError
+from app.ingest.job import AlreadyIngestedError
 from app.ingest.video import probe_video
 from app.runtime import IngestRequest, Runtime
 
@@ -31,6 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_db_argument(p)
     add_device_argument(p)
+    add_engine_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,12 +72,15 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         raise UserError("interrupted: the frames processed so far are stored and the source is marked "
                         "incomplete; run the same command again to resume") from None
+    except AlreadyIngestedError as exc:
+        raise UserError(f"{exc}: use --force") from None
     finally:
         if bar is not None:
             bar.close()
     result = outcome.result
-    log.info("%s", result.message)
-    print(result.message)
+    message = result.message + (" (use --force to redo it)" if result.status == "skipped" else "")
+    log.info("%s", message)
+    print(message)
     if outcome.link_summary:
         print(outcome.link_summary)
     db.close()

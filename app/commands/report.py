@@ -9,7 +9,14 @@ from __future__ import annotations
 import argparse
 
 from app.commands.common import add_db_argument, open_db, parse_time
-from app.report import DEFAULT_MAX_PICTURES, build_report, write_report, writer_for
+from app.report import (
+    DEFAULT_MAX_PICTURES,
+    blur_by_default,
+    build_report,
+    record_export,
+    write_report,
+    writer_for,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,21 +33,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="show full paths of the videos and the database (default: file names only)")
     p.add_argument("--pictures", type=int, default=DEFAULT_MAX_PICTURES, metavar="N",
                    help=f"thumbnails and timelines for the first N identities (default {DEFAULT_MAX_PICTURES})")
+    p.add_argument("--blur", dest="blur", action="store_true", default=None,
+                   help="blur the heads of people other than the reported identities (default for .html, .pdf)")
+    p.add_argument("--no-blur", dest="blur", action="store_false", help="do not blur anyone")
+    p.add_argument("--audit", action="store_true", help="include the audit-trail rows about the reported people")
+    p.add_argument("--who", help="operator name recorded in the audit trail (default: the OS user)")
     add_db_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
     writer_for(args.out)  # a suffix no writer knows fails before the store is read
     t_from, t_to = parse_time(args.t_from, "--from"), parse_time(args.t_to, "--to")
+    blur = blur_by_default(args.out) if args.blur is None else args.blur
     _, db = open_db(args, create=False)
     try:
         report = build_report(
             db, identities=args.identity, cameras=args.camera, t_from=t_from, t_to=t_to,
             confirmed_only=args.confirmed_only, include_paths=args.include_paths, max_pictures=args.pictures,
+            blur_bystanders=blur, include_audit=args.audit,
         )
+        path = write_report(report, args.out)
+        record_export(db, report, path, who=args.who, blur_bystanders=blur, include_audit=args.audit)
     finally:
         db.close()
-    path = write_report(report, args.out)
     s = report.summary
     print(  # noqa: T201 - the command's result line
         f"wrote {path}: {_count(s.n_identities, 'identity', 'identities')}, {_count(s.n_sightings, 'sighting')}, "

@@ -19,6 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--to", dest="t_to", metavar="TIME", help="only tracks seen at or before this time (ISO 8601)")
     p.add_argument("-k", type=int, default=20, help="number of candidates (default 20)")
     p.add_argument("--weights", help="PGFA checkpoint for --image (must be the one the store was built with)")
+    p.add_argument("--who", help="operator name recorded in the audit trail (default: the OS user)")
     add_db_argument(p)
     add_device_argument(p)
 
@@ -47,20 +48,23 @@ def run(args: argparse.Namespace) -> int:
     runtime = Runtime(cfg)
     try:
         if image is None:
-            hits = runtime.search_by_track(db, args.track, k=args.k, cameras=cameras, t_from=t_from, t_to=t_to)
+            hits = runtime.search_by_track(db, args.track, k=args.k, cameras=cameras, t_from=t_from, t_to=t_to,
+                                           who=args.who)
             query = f"track {args.track}"
         else:
-            hits = runtime.search_by_image(db, image, k=args.k, cameras=cameras, t_from=t_from, t_to=t_to)
+            hits = runtime.search_by_image(db, image, k=args.k, cameras=cameras, t_from=t_from, t_to=t_to,
+                                           who=args.who, image_name=args.image)
             query = args.image
     finally:
         db.close()
     out = sys.stdout
     out.write(f"{'rank':>4} {'distance':>9} {'track':>7} {'identity':>9}  {'camera':<12} {'start':<25} "
-              f"{'end':<25} {'frame':>6}  name\n")
+              f"{'end':<25} {'frame':>6} {'sure':>5}  name\n")
     for rank, h in enumerate(hits, start=1):
         ident = str(h.identity_id) if h.identity_id is not None else "-"
+        sure = "-" if h.confidence is None else f"{100 * h.confidence:.0f}%"  # app.identity.confidence
         out.write(f"{rank:>4} {h.distance:>9.4f} {h.track_id:>7} {ident:>9}  {h.camera:<12} "
                   f"{h.start_time.isoformat(timespec='seconds'):<25} {h.end_time.isoformat(timespec='seconds'):<25} "
-                  f"{h.best_frame:>6}  {h.identity_name or ''}\n")
+                  f"{h.best_frame:>6} {sure:>5}  {h.identity_name or ''}\n")
     out.write(f"{len(hits)} candidate(s) for {query}\n")
     return 0

@@ -105,7 +105,9 @@ def run(args: argparse.Namespace) -> int:
                         f"and evaluate on {args.dataset} with eval-reid")
     if args.epochs < 1 or args.batch_size < 2 or args.parts < 1 or args.checkpoint_every < 0:
         raise UserError("--epochs and --parts must be >= 1, --batch-size >= 2, --checkpoint-every >= 0")
-    device = pick_device(args.device)
+    from app.runtime.components import resolve_device
+
+    device = pick_device(resolve_device(args.device))  # one resolver; a device not here is a UserError
     milestone = max(1, round(args.epochs * 2 / 3))  # the paper's 40 of 60
     try:
         config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr_new=args.lr, lr_backbone=args.lr / 10,
@@ -139,6 +141,9 @@ def run(args: argparse.Namespace) -> int:
         parts=parts, gamma=config.gamma, train=True, flip_prob=config.flip_prob, erase_prob=config.erase_prob,
     )
     out = Path(args.out or Path("runs") / f"pgfa-{args.dataset}")
+    from app.privacy.files import private_mkdir
+
+    private_mkdir(out)  # checkpoints: owner only (app.privacy)
     log.info("%s; training %s PGFA (%d parts) for %d epochs on %s -> %s",
              dataset.summary(), backbone, parts, config.epochs, device, out)
     bar = None

@@ -7,7 +7,7 @@ import logging
 import signal
 import threading
 
-from app.commands.common import add_db_argument, add_device_argument, open_db
+from app.commands.common import add_db_argument, add_device_argument, add_engine_argument, open_db
 from app.errors import UserError
 from app.live.monitor import CameraSpec
 from app.live.options import LiveOptions
@@ -24,10 +24,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("--transport", default="tcp", choices=["tcp", "udp"], help="RTSP transport (default tcp)")
     p.add_argument("--stall-timeout", type=float, default=5.0, help="seconds without a frame before reconnecting")
+    p.add_argument("--backoff-max", type=float, default=10.0,
+                   help="longest wait between reconnection attempts, in seconds (default 10)")
     p.add_argument("--link-interval", type=float, default=20.0, help="seconds between live linking runs")
     p.add_argument("--no-link", action="store_true", help="store tracks without linking identities")
     add_db_argument(p)
     add_device_argument(p)
+    add_engine_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,17 +38,26 @@ def run(args: argparse.Namespace) -> int:
     cfg, db = open_db(args)
     if args.duration is not None and args.duration <= 0:
         raise UserError("--duration must be positive")
-    options = LiveOptions(link=not args.no_link, link_interval_s=args.link_interval, transport=args.transport,
-                          stall_timeout_s=args.stall_timeout)
+    try:
+        options = LiveOptions(link=not args.no_link, link_interval_s=args.link_interval, transport=args.transport,
+                              stall_timeout_s=args.stall_timeout, backoff_max_s=args.backoff_max,
+                              backoff_initial_s=min(0.5, args.backoff_max))
+    except ValueError as exc:
+        raise UserError(str(exc).replace("_s:", ":")) from None
     monitor = Runtime(cfg).live_monitor(db, specs, options=options, on_state=lambda text: log.info("%s", text))
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: monitor.stop())
+    from app.privacy.schedule import DailyPurge
+
+    retention = DailyPurge(db, cfg.retention).start()  # with [retention] set: at start, then once a day
     try:
         stats = monitor.run(args.duration)
     except KeyboardInterrupt:
         monitor.stop()
         stats = monitor.stats
         log.info("stopped by Ctrl-C; everything processed is stored")
+    finally:
+        retention.stop()
     for name, st in stats.cameras.items():
         print(f"{name}: {st.frames} frames processed, {st.tracks} tracks stored, last state {st.last_health}")
     if stats.alerts:

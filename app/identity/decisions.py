@@ -11,7 +11,6 @@ which is what ``undo_last`` restores.
 
 from __future__ import annotations
 
-import getpass
 import json
 import logging
 from datetime import datetime
@@ -31,11 +30,11 @@ MAX_NAME = 200
 
 
 def default_who() -> str:
-    """The operating-system user name (``unknown`` when the platform cannot say)."""
-    try:
-        return getpass.getuser() or "unknown"
-    except Exception:  # getpass raises various errors when no user name can be found
-        return "unknown"
+    """The process's operator (the desktop UI's operator name, ``app.privacy.audit.set_operator``), else the
+    operating-system user name (``unknown`` when the platform cannot say)."""
+    from app.privacy.audit import current_who
+
+    return current_who()
 
 
 def _info(d: m.Decision) -> DecisionInfo:
@@ -54,7 +53,21 @@ def _record(s: Session, kind: str, who: str | None, *, track_a: int | None = Non
     s.add(d)
     s.flush()
     log.info("decision %d: %s by %s (tracks %s/%s, identity %s)", d.id, kind, d.who, track_a, track_b, identity_id)
+    _audit(s, d, value or {})
     return _info(d)
+
+
+def _audit(s: Session, d: m.Decision, value: dict) -> None:
+    """The decision's audit row, in the decision's own transaction (both stored, or neither)."""
+    from app.privacy import audit
+
+    before = value.get("before", {})
+    idents = [d.identity_id, value.get("from"), *value.get("identities", ()),
+              *(int(k) for k in before.get("identities", {}))]
+    details = {"decision": d.id, "track_a": d.track_a, "track_b": d.track_b, "identity": d.identity_id,
+               **{k: v for k, v in value.items() if k != "before"},
+               "subjects": audit.subjects(identities=idents, tracks=[d.track_a, d.track_b])}
+    audit.append(s, d.kind, d.who, details)
 
 
 # ---------------------------------------------------------------- helpers over a session
@@ -195,6 +208,8 @@ def _merge_rows(s: Session, identity_ids: list[int]) -> int:
         if target.name is None and other.name:
             target.name = other.name
         target.watch = int(bool(target.watch or other.watch))
+        if other.hold and not target.hold:  # a legal hold follows the tracks it protects
+            target.hold, target.hold_reason = other.hold, other.hold_reason
         _assign(s, _members(s, iid), target.id)
         s.delete(other)
     s.flush()

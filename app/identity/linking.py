@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from app.config import Config
 from app.errors import UserError
 from app.identity import cluster as lk
+from app.identity import confidence
 from app.identity import constraints as lc
 from app.identity import descriptors as lm
 from app.identity.tables import (
@@ -57,6 +58,8 @@ MAX_NEGATIVE_PAIRS = 200_000
 
 @dataclass(frozen=True)
 class LinkSummary:
+    """Outcome of one linking run: counts, the distance threshold used and whether it was calibrated."""
+
     run_id: int
     tracks: int
     identities: int
@@ -188,7 +191,8 @@ def link_store(db: Database, cfg: Config, *, cameras: list[str] | None = None, t
         must, op_cannot = operator_pairs(s, sub)
         for a, b in op_cannot:
             cannot[a, b] = cannot[b, a] = True
-        cal = _calibrate(sub, kept, samples, dist, cannot, must, aggregation, linkage)
+        trained = _trained_pairs(s, sub)
+        cal = _calibrate(sub, kept, samples, dist, cannot, must, aggregation, linkage, trained)
         chosen, source = _choose_threshold(threshold, cfg, cal)
         labels = lk.constrained_agglomerative(dist, chosen, cannot=cannot, must=must, linkage=linkage)
         # tracks without embeddings follow their stay; alone, they stay unlinked
@@ -212,6 +216,7 @@ def link_store(db: Database, cfg: Config, *, cameras: list[str] | None = None, t
         repo.put_setting(s, "link.threshold", {"value": chosen, "source": source, "calibrated": cal.calibrated,
                                                 "run_id": run.id, "reason": cal.reason,
                                                 "at": repo.utcnow().isoformat(timespec="seconds")})
+        _save_confidence_calibration(s, sub, descs, dist, must, aggregation, run.id)
         run_id = run.id
     log.info("link threshold %.4f (%s; calibration: %s; known same %d, %.0f%% below; known different %d, "
              "%.1f%% below)", chosen, source, cal.reason, cal.n_same, 100 * _nan0(cal.same_rate), cal.n_different,
@@ -226,18 +231,20 @@ def _nan0(x: float) -> float:
     return 0.0 if x != x else x
 
 
+def _trained_pairs(s: Session, sub: TrackTable) -> list[tuple[int, int]]:
+    """Row pairs the store's site-adapted encoder was trained to tell apart (setting ``encoder.active``)."""
+    pairs = (repo.get_setting(s, "encoder.active") or {}).get("trained_pairs") or []
+    row = {int(t): i for i, t in enumerate(sub.ids)}
+    return [(row[a], row[b]) for a, b in pairs if a in row and b in row]
+
+
 def _calibrate(sub: TrackTable, kept: list[int], samples: dict, dist: np.ndarray, cannot: np.ndarray,
-               must: list[tuple[int, int]], aggregation: str, linkage: str) -> lk.Calibration:
+               must: list[tuple[int, int]], aggregation: str, linkage: str,
+               trained: list[tuple[int, int]] | None = None) -> lk.Calibration:
     """Known-different pairs: time-overlapping tracks of one camera; known-same: halves of one track and
     stitched fragments. The threshold is the highest at which clustering, told about only part of the
     known-different pairs, joins at most MAX_FALSE_RATE of the others (``lk.calibrate_by_clustering``)."""
-    overlap = lc.overlap_cannot_link(sub.camera, sub.t_start, sub.t_end)
-    group = lk.must_link_components(len(kept), must)
-    overlap &= group[:, None] != group[None, :]  # an operator said these are one person after all
-    ia, ib = np.nonzero(np.triu(overlap, 1))
-    if len(ia) > MAX_NEGATIVE_PAIRS:
-        pick = np.random.default_rng(0).choice(len(ia), MAX_NEGATIVE_PAIRS, replace=False)
-        ia, ib = ia[pick], ib[pick]
+    ia, ib = _known_different_pairs(sub, len(kept), must, trained)
     different = dist[ia, ib]
     keys = stay_keys(sub)
     stitched = [dist[a, b] for a, b in must if keys[a] == keys[b]]
@@ -258,6 +265,37 @@ def _calibrate(sub: TrackTable, kept: list[int], samples: dict, dist: np.ndarray
         f"clustering joins {float((levels < t).mean()):.1%} of {len(different)} known-different pairs hidden from "
         f"it (target <= {MAX_FALSE_RATE:.0%}; that allows {t_cluster:.3f}, capped at {guard:.3f} = max(99% of "
         f"known-same, 5% of known-different)); pairwise, {float((different < t).mean()):.0%} of them are closer")
+
+
+def _known_different_pairs(sub: TrackTable, n: int, must: list[tuple[int, int]],
+                           trained: list[tuple[int, int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (ia, ib) of pairs known to be two people: time-overlapping tracks of one camera that no operator
+    joined (at most MAX_NEGATIVE_PAIRS of them, a fixed sample)."""
+    overlap = lc.overlap_cannot_link(sub.camera, sub.t_start, sub.t_end)
+    group = lk.must_link_components(n, must)
+    overlap &= group[:, None] != group[None, :]  # an operator said these are one person after all
+    if trained:  # pairs a site-adapted encoder was trained apart look artificially far: calibrate on the others
+        untrained = overlap.copy()
+        for a, b in trained:
+            untrained[a, b] = untrained[b, a] = False
+        if np.triu(untrained, 1).sum() >= 10:
+            overlap = untrained
+    ia, ib = np.nonzero(np.triu(overlap, 1))
+    if len(ia) > MAX_NEGATIVE_PAIRS:
+        pick = np.random.default_rng(0).choice(len(ia), MAX_NEGATIVE_PAIRS, replace=False)
+        ia, ib = ia[pick], ib[pick]
+    return ia, ib
+
+
+def _save_confidence_calibration(s: Session, sub: TrackTable, descs: lm.TrackDescriptors | None, dist: np.ndarray,
+                                 must: list[tuple[int, int]], aggregation: str, run_id: int) -> None:
+    """Known-different distances of this run for ``app.identity.confidence``: in the run's own kind (proposed
+    matches) and as descriptor distances (search, operator decisions)."""
+    ia, ib = _known_different_pairs(sub, len(dist), must)
+    kinds = {aggregation: dist[ia, ib]}
+    if aggregation != confidence.SEARCH_KIND and descs is not None:
+        kinds[confidence.SEARCH_KIND] = confidence.paired_descriptor_distance(descs, ia, ib)
+    confidence.save_calibration(s, kinds, run_id=run_id)
 
 
 def _choose_threshold(threshold: float | None, cfg: Config, cal: lk.Calibration) -> tuple[float, str]:
@@ -332,10 +370,10 @@ def _write_matches(s: Session, run_id: int, sub: TrackTable, labels: np.ndarray,
 
 
 def _drop_empty_identities(s: Session) -> None:
-    """Identities left without tracks go, unless an operator named or watched them."""
+    """Identities left without tracks go, unless an operator named, watched or held them."""
     used = select(m.Track.identity_id).where(m.Track.identity_id.is_not(None))
     s.execute(delete(m.Identity).where(m.Identity.id.not_in(used), m.Identity.name.is_(None),
-                                       m.Identity.watch == 0))
+                                       m.Identity.watch == 0, m.Identity.hold == 0))
 
 
 # ---------------------------------------------------------------- after ingest

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import UserError
+from app.identity import confidence
 from app.identity import descriptors as lm
 from app.store import Database, repo
 from app.store import models as m
@@ -38,6 +39,8 @@ BLOCK = 2000
 
 @dataclass(frozen=True)
 class SearchHit:
+    """One search result: a track, its identity, camera, time span, best frame and descriptor distance."""
+
     track_id: int
     identity_id: int | None
     identity_name: str | None
@@ -47,6 +50,7 @@ class SearchHit:
     end_time: datetime
     best_frame: int
     distance: float
+    confidence: float | None = None  # app.identity.confidence: 1 - share of known-different pairs this close
 
 
 @dataclass(frozen=True)
@@ -128,16 +132,18 @@ class TrackIndex:
         self.gallery: lm.PreparedDescriptors | None = None
         self.raw_dims: tuple[int, int, int] | None = None  # (Dg, P, Dp) of the stored embeddings
         self.projection: Projection | None = None
-        self.version: tuple[int, int, int] = (-1, -1, -1)
+        self.version: tuple[int, int, int, int] = (-1, -1, -1, -1)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     @property
     def exact(self) -> bool:
+        """True when the gallery holds full-size descriptors (no PCA projection)."""
         return self.projection is None
 
     def nbytes(self) -> int:
+        """Bytes held by the gallery tensors (0 when empty)."""
         g = self.gallery
         return 0 if g is None else sum(x.element_size() * x.nelement() for x in (g.glob, g.parts, g.vis))
 
@@ -197,10 +203,11 @@ _INDEXES: dict[Path, TrackIndex] = {}
 _INDEXES_LOCK = threading.Lock()
 
 
-def _store_version(s: Session) -> tuple[int, int, int]:
-    max_emb = s.scalar(select(func.max(m.Embedding.id))) or 0
+def _store_version(s: Session) -> tuple[int, int, int, int]:
+    min_emb, max_emb = s.execute(select(func.min(m.Embedding.id), func.max(m.Embedding.id))).one()
     n_tracks, max_track = s.execute(select(func.count(m.Track.id), func.max(m.Track.id))).one()
-    return int(max_emb), int(n_tracks or 0), int(max_track or 0)
+    # the smallest embedding id moves when stored embeddings are replaced (`reidwatch reembed` / `adapt`)
+    return int(max_emb or 0), int(n_tracks or 0), int(max_track or 0), int(min_emb or 0)
 
 
 def track_index(db: Database) -> TrackIndex:
@@ -211,9 +218,10 @@ def track_index(db: Database) -> TrackIndex:
         version = _store_version(s)
         if version == index.version:
             return index
-        old_emb, old_count, old_max = index.version
+        old_emb, old_count, old_max, old_min = index.version
         new_tracks = s.scalar(select(func.count(m.Track.id)).where(m.Track.id > old_max)) if old_max >= 0 else -1
-        if old_max < 0 or version[1] - old_count != new_tracks:  # first build, or tracks were deleted
+        if old_max < 0 or version[1] - old_count != new_tracks or version[3] != old_min:
+            # first build, tracks were deleted, or embeddings were replaced
             index.reset()
             old_emb = 0
         todo = sorted(set(s.scalars(select(m.Embedding.track_id).where(m.Embedding.id > old_emb).distinct()))
@@ -284,8 +292,10 @@ def _hits(s: Session, ids: list[int], dist: list[float]) -> list[SearchHit]:
     for tid, frame, _ in s.execute(select(m.Embedding.track_id, m.Embedding.frame, m.Embedding.quality)
                                    .where(m.Embedding.track_id.in_(ids)).order_by(m.Embedding.quality)):
         best[tid] = frame  # ordered by quality: the last one wins
+    cal = confidence.load_calibration(s)
     return [SearchHit(t, rows[t][1], rows[t][2], rows[t][3], rows[t][4], as_utc(rows[t][5]), as_utc(rows[t][6]),
-                      int(best.get(t, -1)), float(d)) for t, d in zip(ids, dist, strict=True) if t in rows]
+                      int(best.get(t, -1)), float(d), cal.confidence(float(d)) if cal else None)
+            for t, d in zip(ids, dist, strict=True) if t in rows]
 
 
 def search_by_track(db: Database, track_id: int, *, k: int = 20, cameras: list[str] | None = None,

@@ -109,6 +109,7 @@ def descriptors_for(s: Session, track_ids: list[int], *, aggregation: str = DEFA
 
 
 def take_tracks(table: TrackTable, rows: np.ndarray) -> TrackTable:
+    """The sub-table of ``rows`` (integer indices or a boolean mask), every column taken alike."""
     return TrackTable(**{k: getattr(table, k)[rows] for k in TrackTable.__dataclass_fields__})
 
 

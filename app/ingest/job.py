@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from app.errors import UserError
+from app.ingest.overlap import DetectAhead, overlap_default
 from app.ingest.pipeline import CameraProcessor, EncoderLike, frame_time
+from app.ingest.resume import close_unfinished_tracks
 from app.ingest.video import FrameReader, content_hash, probe_video
 from app.store import Database, repo
 from trackers.types import Detector, Tracker
@@ -19,6 +22,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class IngestResult:
+    """Outcome of ingesting one video: its source row, status, counts and the ids of the tracks written."""
+
     source_id: int
     status: str  # complete | incomplete | skipped
     frames: int
@@ -28,6 +33,14 @@ class IngestResult:
     track_ids: tuple[int, ...] = ()
 
 
+class AlreadyIngestedError(UserError):
+    """The file is in the store under another camera; each front end says how to redo it (``force``)."""
+
+    def __init__(self, message: str, *, camera: str) -> None:
+        super().__init__(message)
+        self.camera = camera
+
+
 ProgressFn = Callable[[int, int], None]  # (frames done, frames total)
 
 
@@ -35,10 +48,12 @@ def ingest_video(
     db: Database, path: str | Path, *, camera: str, detector: Detector, tracker: Tracker, encoder: EncoderLike,
     start: datetime | None = None, fps: float | None = None, force: bool = False, batch_frames: int = 1,
     samples_per_track: int = 6, flush_every: int = 25, progress: ProgressFn | None = None,
-    settings: dict | None = None, max_frames: int | None = None,
+    settings: dict | None = None, max_frames: int | None = None, close_after_s: float = 4.0,
+    overlap: bool | None = None,
 ) -> IngestResult:
     """Ingest one file into the store. Ctrl-C (KeyboardInterrupt) commits what was processed, marks the
-    source incomplete and re-raises; a second run resumes after the last stored frame."""
+    source incomplete and re-raises; a second run resumes after the last stored frame. ``overlap`` runs
+    detection on its own thread ahead of tracking and writes (None: ``overlap_default()``)."""
     info = probe_video(path)
     fps = fps or info.fps
     digest = content_hash(info.path)
@@ -49,11 +64,11 @@ def ingest_video(
         if existing is not None and existing.status == "complete" and not force:
             return IngestResult(existing.id, "skipped", 0, 0, 0,
                                 f"{info.path.name} was already ingested as source {existing.id} "
-                                f"(camera {existing.camera}); nothing to do (use --force to redo it)")
+                                f"(camera {existing.camera}); nothing to do")
         if existing is not None and (force or existing.camera != camera):
             if existing.camera != camera and not force:
-                raise UserError(f"{info.path.name} was ingested as camera {existing.camera!r}, not {camera!r}; "
-                                f"use --force to redo it under {camera!r}")
+                raise AlreadyIngestedError(f"{info.path.name} was ingested as camera {existing.camera!r}, not "
+                                           f"{camera!r}; it can be redone under {camera!r}", camera=camera)
             repo.delete_source(s, existing.id)
             existing = None
         cam = repo.get_or_create_camera(s, camera, kind="file")
@@ -72,43 +87,36 @@ def ingest_video(
                 frame_count=info.frame_count, width=info.width, height=info.height, settings=settings or {},
             )
     t0 = source.start_time
+    if resume_from > 0:
+        close_unfinished_tracks(db, source.id, info, encoder, samples_per_track=samples_per_track)
     proc = CameraProcessor(db=db, camera_id=cam.id, source_id=source.id, tracker=tracker, encoder=encoder,
-                           samples_per_track=samples_per_track, close_after_frames=max(30, int(fps * 4)),
+                           samples_per_track=samples_per_track, close_after_s=close_after_s,
                            local_id_offset=offset)
     total = info.frame_count or 0
     done = resume_from
     try:
-        with FrameReader(info, start_frame=resume_from) as reader:
-            batch: list = []
-            stopped_early = False
-            for fr in reader:
-                if max_frames is not None and fr.index >= max_frames:
-                    stopped_early = True
-                    break
-                batch.append(fr)
-                if len(batch) < batch_frames:
-                    continue
-                done = _process_batch(proc, detector, batch, t0, fps) + 1
-                batch = []
-                if proc.stats.frames % flush_every == 0:
+        threaded = overlap_default() if overlap is None else overlap
+        with FrameReader(info, start_frame=resume_from) as reader, DetectAhead(
+            reader, detector, batch_frames=batch_frames, max_frames=max_frames, threaded=threaded
+        ) as ahead:
+            for batch, dets in ahead:
+                done = _track_batch(proc, batch, dets, t0, fps) + 1
+                if len(batch) == batch_frames and proc.stats.frames % flush_every == 0:
                     proc.flush(done)
                 if progress:
                     progress(done, total)
-            if batch:
-                done = _process_batch(proc, detector, batch, t0, fps) + 1
-                if progress:
-                    progress(done, total)
+            stopped_early = ahead.stopped_early
             error = reader.error
     except KeyboardInterrupt:
-        proc.close_all(done, status="incomplete")
+        _write_all(proc, done, "incomplete")
         log.warning("interrupted at frame %d: what was processed is stored; run the same command again to resume",
                     done)
         raise
     except BaseException:
-        proc.close_all(done, status="incomplete")
+        _write_all(proc, done, "incomplete")
         raise
     status = "incomplete" if stopped_early else "complete"
-    proc.close_all(done, status=status)
+    _write_all(proc, done, status)
     msg = f"{info.path.name}: {proc.stats.frames} frames, {proc.stats.tracks_closed} tracks, " \
           f"{proc.stats.embeddings} embeddings stored as source {source.id} (camera {camera})"
     if error:
@@ -118,8 +126,17 @@ def ingest_video(
                         tuple(proc.stats.closed_track_ids))
 
 
-def _process_batch(proc: CameraProcessor, detector: Detector, batch: list, t0: datetime, fps: float) -> int:
-    dets = detector.detect_batch([fr.image for fr in batch])
+def _write_all(proc: CameraProcessor, done: int, status: str, *, tries: int = 6) -> None:
+    """Close every open track and write all that is buffered, retrying a store that stays busy."""
+    for attempt in range(tries):
+        if proc.close_all(done, status=status):
+            return
+        time.sleep(min(8.0, 0.5 * 2**attempt))
+    raise UserError(f"could not write to the store after {tries} attempts (another program holds it); "
+                    f"{proc.buffered} buffered items not stored; run the same command again to resume")
+
+
+def _track_batch(proc: CameraProcessor, batch: list, dets: list, t0: datetime, fps: float) -> int:
     for fr, d in zip(batch, dets, strict=True):
         proc.process(fr.index, fr.image, d, frame_time(t0, fr.index, fps))
     return batch[-1].index

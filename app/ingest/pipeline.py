@@ -8,14 +8,17 @@ best samples and embeds them, batched across tracks, when the track closes.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
 import cv2
 import numpy as np
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from app.ingest.sampling import Sample, TrackSampler, crop_box, overlap_with_others, sample_quality, sharpness
+from app.ingest.tracklife import LocalIds, expired, is_gap, keep_newest
 from app.store import Database, repo
 from app.store.records import ObservationRecord
 from trackers.types import Detections, Tracker, Tracks
@@ -25,9 +28,14 @@ THUMB_HEIGHT = 128
 
 
 class EncoderLike(Protocol):
+    """What the pipeline needs of a re-ID encoder: its device and a batch ``encode``."""
+
     device: str
 
-    def encode(self, crops: list[np.ndarray], keypoints: list[np.ndarray | None]) -> object: ...
+    def encode(self, crops: list[np.ndarray], keypoints: list[np.ndarray | None]) -> object:
+        """Embed RGB crops (H, W, 3) with keypoints (17, 3) in crop coordinates; returns an object with
+        ``global_feat`` (N, Dg), ``parts`` (N, P, Dp) and ``visibility`` (N, P)."""
+        ...
 
 
 def model_tag(encoder: object) -> str:
@@ -42,10 +50,14 @@ def model_tag(encoder: object) -> str:
             bits.append(f"mode={mode}")
     if parts:
         bits.append(f"parts={parts}")
+    path = getattr(info, "path", None)
+    if getattr(info, "source", None) == "checkpoint" and path is not None:
+        bits.append(f"weights={getattr(path, 'name', path)}")  # an adapted or trained checkpoint, by file name
     return ";".join(bits)
 
 
 def thumbnail_jpeg(crop_bgr: np.ndarray) -> bytes | None:
+    """JPEG bytes of a BGR crop scaled to 128 px high; None for an empty crop or a failed encode."""
     if crop_bgr.size == 0:
         return None
     h, w = crop_bgr.shape[:2]
@@ -61,44 +73,81 @@ class _OpenTrack:
     db_id: int | None
     last_frame: int
     sampler: TrackSampler
+    tracker_id: int = 0
+    first_frame: int = 0
+    first_t: datetime | None = None
+    last_t: datetime | None = None
+    embedded: _Embedded | None = None  # computed once, before the transaction that writes the closed track
+
+
+@dataclass(frozen=True)
+class _Embedded:
+    frames: list[int]
+    qualities: list[float]
+    global_feat: np.ndarray
+    parts: np.ndarray
+    visibility: np.ndarray
 
 
 @dataclass
 class ProcessorStats:
+    """Running counts of one ``CameraProcessor`` and the store ids of the tracks it closed."""
+
     frames: int = 0
     detections: int = 0
     observations: int = 0
     tracks_closed: int = 0
     embeddings: int = 0
     closed_track_ids: list[int] = field(default_factory=list)
+    flush_failures: int = 0  # failed writes (each retried by the next flush)
+    rows_dropped: int = 0  # observations given up because the buffer bound was reached while the store failed
+    tracker_resets: int = 0  # gaps in the frames (camera outage or stall) after which the tracker started afresh
 
 
 class CameraProcessor:
-    """One camera's tracker and its path into the store. Not thread-safe: one processing thread owns it."""
+    """One camera's tracker and its path into the store. Not thread-safe: one processing thread owns it.
+
+    A track closes when it has not been seen for ``close_after_s`` seconds of frame time; a gap that long
+    between two frames (a camera outage or stall) closes every open track and resets the tracker. Local ids
+    come from :class:`app.ingest.tracklife.LocalIds`: a ``(source, local id)`` is never written twice, whatever
+    ids the tracker hands out again. Writes are retried: a failed flush keeps its batch buffered (at most
+    ``max_buffered_rows`` observations and ``max_closing`` closed tracks) for the next one.
+    """
 
     def __init__(
         self, *, db: Database, camera_id: int, source_id: int, tracker: Tracker, encoder: EncoderLike,
-        samples_per_track: int = 6, close_after_frames: int = 60, local_id_offset: int = 0,
-        embed_batch: int = 32,
+        samples_per_track: int = 6, close_after_s: float = 4.0, local_id_offset: int = 0,
+        embed_batch: int = 32, max_buffered_rows: int = 200_000, max_closing: int = 5_000,
     ) -> None:
+        if not close_after_s > 0:
+            raise ValueError(f"close_after_s: expected > 0, got {close_after_s}")
         self.db = db
         self.camera_id = camera_id
         self.source_id = source_id
         self.tracker = tracker
         self.encoder = encoder
         self.samples_per_track = samples_per_track
-        self.close_after = close_after_frames
+        self.close_after_s = float(close_after_s)
         self.offset = local_id_offset
+        self.max_buffered_rows = max_buffered_rows
+        self.max_closing = max_closing
         self.embed_batch = embed_batch
         self.tag = model_tag(encoder)
         self.stats = ProcessorStats()
-        self._open: dict[int, _OpenTrack] = {}
-        self._obs: list[tuple[int, ObservationRecord]] = []  # (local_id, record with track_id=0)
+        self._ids = LocalIds(local_id_offset)
+        self._open: dict[int, _OpenTrack] = {}  # tracker id -> its open track
+        self._obs: list[tuple[_OpenTrack, ObservationRecord]] = []  # records with track_id=0 until written
         self._closing: list[_OpenTrack] = []
-        self._first_seen: dict[int, tuple[int, datetime]] = {}
+        self._last_t: datetime | None = None
 
     # ------------------------------------------------------------------ per frame
     def process(self, frame_index: int, image: np.ndarray, detections: Detections, t: datetime) -> Tracks:
+        """Track one BGR frame's detections, buffer the observations, keep the best crops per track and queue
+        tracks unseen for ``close_after_s`` for writing; returns the tracker's output. Call ``flush`` to
+        write."""
+        if is_gap(self._last_t, t, self.close_after_s):
+            self._end_all_open()
+        self._last_t = t
         features = None
         if getattr(self.tracker, "needs_features", False) and len(detections):
             features = self._detection_features(image, detections)
@@ -108,24 +157,51 @@ class CameraProcessor:
         fh, fw = image.shape[:2]
         overlaps = overlap_with_others(tracks.boxes) if len(tracks) else np.zeros(0)
         for i in range(len(tracks)):
-            local = int(tracks.ids[i]) + self.offset
+            tid = int(tracks.ids[i])
             box = tracks.boxes[i]
             kps = tracks.keypoints[i]
-            ot = self._open.get(local)
+            ot = self._open.get(tid)
             if ot is None:
-                ot = _OpenTrack(local, None, frame_index, TrackSampler(k=self.samples_per_track, min_gap=3))
-                self._open[local] = ot
-                self._first_seen[local] = (frame_index, t)
+                ot = _OpenTrack(self._ids.open(tid), None, frame_index,
+                                TrackSampler(k=self.samples_per_track, min_gap=3), tracker_id=tid,
+                                first_frame=frame_index, first_t=t)
+                self._open[tid] = ot
             ot.last_frame = frame_index
+            ot.last_t = t
             predicted = bool(tracks.det_index[i] < 0)
             rec = ObservationRecord(0, frame_index, t, tuple(float(v) for v in box), float(tracks.scores[i]),
                                     kps, predicted)
-            self._obs.append((local, rec))
+            self._obs.append((ot, rec))
             if not predicted:
                 self._consider_sample(ot, frame_index, image, box, kps, float(overlaps[i]), (fh, fw))
-        for local in [k for k, ot in self._open.items() if frame_index - ot.last_frame > self.close_after]:
-            self._closing.append(self._open.pop(local))
+        seen = {k: ot.last_t for k, ot in self._open.items() if ot.last_t is not None}
+        for tid in expired(seen, t, self.close_after_s):
+            self._close(tid)
+        self._bound()
         return tracks
+
+    def _close(self, tracker_id: int) -> None:
+        self._closing.append(self._open.pop(tracker_id))
+        self._ids.close(tracker_id)
+
+    def _end_all_open(self) -> None:
+        """No frame for longer than a track lives: close every open track and start the tracker afresh."""
+        for tid in list(self._open):
+            self._close(tid)
+        self._ids.close_all()
+        self.tracker.reset()
+        self.stats.tracker_resets += 1
+
+    def _bound(self) -> None:
+        if len(self._obs) > self.max_buffered_rows:
+            self._obs, dropped = keep_newest(self._obs, self.max_buffered_rows)
+            self.stats.rows_dropped += dropped
+            log.error("source %d: the store has failed for a long time; %d buffered observations dropped "
+                      "(bound %d)", self.source_id, dropped, self.max_buffered_rows)
+        if len(self._closing) > self.max_closing:
+            self._closing, dropped = keep_newest(self._closing, self.max_closing)
+            log.error("source %d: %d closed tracks dropped unwritten (bound %d)", self.source_id, dropped,
+                      self.max_closing)
 
     def _consider_sample(self, ot: _OpenTrack, frame: int, image: np.ndarray, box: np.ndarray, kps: np.ndarray,
                          overlap: float, frame_hw: tuple[int, int]) -> None:
@@ -158,68 +234,109 @@ class CameraProcessor:
 
     def open_track_samples(self, min_samples: int = 1) -> dict[int, list[Sample]]:
         """Tracker id -> the best samples kept so far, for tracks still open (live re-identification)."""
-        return {ot.local_id - self.offset: list(ot.sampler.samples) for ot in self._open.values()
+        return {tid: list(ot.sampler.samples) for tid, ot in self._open.items()
                 if len(ot.sampler.samples) >= min_samples}
 
     # ------------------------------------------------------------------ writing
-    def flush(self, frames_done: int | None = None, *, status: str | None = None) -> None:
-        """Write buffered observations and the tracks that closed; one transaction."""
-        closing, self._closing = self._closing, []
-        with self.db.session() as s:
-            ids: dict[int, int] = {}
-            for local, _ in self._obs:
-                ot = self._open.get(local) or next((c for c in closing if c.local_id == local), None)
-                if ot is None:
-                    continue
-                if ot.db_id is None:
-                    f0, t0 = self._first_seen[local]
-                    ot.db_id = repo.create_track(s, source_id=self.source_id, camera_id=self.camera_id,
-                                                 local_id=local, frame=f0, t=t0)
-                ids[local] = ot.db_id
-            rows = [ObservationRecord(ids[loc], r.frame, r.t, r.box, r.score, r.keypoints, r.predicted)
-                    for loc, r in self._obs if loc in ids]
-            repo.add_observations(s, rows)
-            self.stats.observations += len(rows)
-            self._obs = []
-            self._write_closed(s, closing)
-            if frames_done is not None:
-                repo.set_source_progress(s, self.source_id, frames_done=frames_done, status=status)
+    def flush(self, frames_done: int | None = None, *, status: str | None = None) -> bool:
+        """Write buffered observations and the tracks that closed in one short transaction; True when written.
 
-    def _write_closed(self, s: object, closing: list[_OpenTrack]) -> None:
-        closing = [c for c in closing if c.db_id is not None]
-        if not closing:
-            return
-        batch: list[tuple[_OpenTrack, Sample]] = [(c, smp) for c in closing for smp in c.sampler.samples]
+        The closed tracks' embeddings are computed first, outside the transaction (once per track). When the
+        write fails (the store locked beyond its busy timeout, a full disk) nothing is lost: the batch stays
+        buffered and the next flush writes it; False is returned and the error logged.
+        """
+        obs, closing = list(self._obs), list(self._closing)
+        self._embed(closing)
+        created: dict[int, int] = {}  # local id -> new track id; applied only once the commit succeeded
+        try:
+            with self.db.session() as s:
+                rows = []
+                for ot, r in obs:
+                    track_id = ot.db_id or created.get(ot.local_id)
+                    if track_id is None:
+                        track_id = repo.create_track(s, source_id=self.source_id, camera_id=self.camera_id,
+                                                     local_id=ot.local_id, frame=ot.first_frame,
+                                                     t=ot.first_t or r.t)
+                        created[ot.local_id] = track_id
+                    rows.append(replace(r, track_id=track_id))
+                repo.add_observations(s, rows)
+                closed = self._write_closed(s, closing, created)
+                if frames_done is not None:
+                    repo.set_source_progress(s, self.source_id, frames_done=frames_done, status=status)
+        except SQLAlchemyError as exc:
+            self.stats.flush_failures += 1
+            log.warning("source %d: writing %d observations and %d closed tracks failed (%s); kept for the next "
+                        "flush", self.source_id, len(obs), len(closing), _short(exc))
+            return False
+        for ot in [o for o, _ in obs] + closing:
+            if ot.db_id is None:
+                ot.db_id = created.get(ot.local_id)
+        del self._obs[:len(obs)]
+        del self._closing[:len(closing)]
+        self.stats.observations += len(rows)
+        self.stats.tracks_closed += len(closed)
+        self.stats.embeddings += sum(len(c.embedded.frames) for c in closing if c.embedded and c.db_id)
+        self.stats.closed_track_ids.extend(closed)
+        return True
+
+    def _embed(self, closing: list[_OpenTrack]) -> None:
+        """Embed the best samples of closed tracks not embedded yet, batched across tracks."""
+        todo = [c for c in closing if c.embedded is None]
+        batch: list[tuple[_OpenTrack, Sample]] = [(c, smp) for c in todo for smp in c.sampler.samples]
+        feats: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for start in range(0, len(batch), self.embed_batch):
             part = batch[start:start + self.embed_batch]
             emb = self.encoder.encode([smp.crop_bgr[:, :, ::-1] for _, smp in part], [smp.keypoints for _, smp in part])
-            by_track: dict[int, list[int]] = {}
-            for j, (c, _) in enumerate(part):
-                by_track.setdefault(c.db_id, []).append(j)  # type: ignore[arg-type]
-            for tid, rows in by_track.items():
-                idx = np.array(rows)
-                repo.add_embeddings(
-                    s, tid, [part[j][1].frame for j in rows], [part[j][1].quality for j in rows],
-                    np.asarray(emb.global_feat)[idx], np.asarray(emb.parts)[idx],  # type: ignore[attr-defined]
-                    np.asarray(emb.visibility)[idx], self.tag,  # type: ignore[attr-defined]
-                )
-                self.stats.embeddings += len(rows)
-        for c in closing:
-            best = c.sampler.best()
-            if best is not None:
-                jpeg = thumbnail_jpeg(best.crop_bgr)
-                if jpeg:
-                    repo.set_thumbnail(s, c.db_id, jpeg)  # type: ignore[arg-type]
-            self.stats.tracks_closed += 1
-            self._first_seen.pop(c.local_id, None)
-            self.stats.closed_track_ids.append(c.db_id)  # type: ignore[arg-type]
+            feats.append((np.asarray(emb.global_feat), np.asarray(emb.parts),  # type: ignore[attr-defined]
+                          np.asarray(emb.visibility)))  # type: ignore[attr-defined]
+        if feats:
+            g, p, v = (np.concatenate([f[i] for f in feats]) for i in range(3))
+        start = 0
+        for c in todo:
+            n = len(c.sampler.samples)
+            rows = slice(start, start + n)
+            start += n
+            smp = c.sampler.samples
+            c.embedded = _Embedded([x.frame for x in smp], [x.quality for x in smp],
+                                   g[rows] if n else np.zeros(0), p[rows] if n else np.zeros(0),
+                                   v[rows] if n else np.zeros(0))
 
-    def close_all(self, frames_done: int | None = None, *, status: str | None = None) -> None:
-        """Close every open track (end of video, Ctrl-C, camera stopped) and write everything."""
-        self._closing.extend(self._open.values())
-        self._open.clear()
-        self.flush(frames_done, status=status)
+    def _write_closed(self, s: Session, closing: list[_OpenTrack], created: dict[int, int]) -> list[int]:
+        written = []
+        for c in closing:
+            track_id = c.db_id or created.get(c.local_id)
+            if track_id is None:
+                continue  # never seen in a written observation: nothing to close
+            e = c.embedded
+            if e is not None and e.frames:
+                repo.add_embeddings(s, track_id, e.frames, e.qualities, e.global_feat, e.parts, e.visibility,
+                                    self.tag)
+            best = c.sampler.best()
+            jpeg = thumbnail_jpeg(best.crop_bgr) if best is not None else None
+            if jpeg:
+                repo.set_thumbnail(s, track_id, jpeg)
+            written.append(track_id)
+        return written
+
+    def close_all(self, frames_done: int | None = None, *, status: str | None = None) -> bool:
+        """Close every open track (end of video, Ctrl-C, camera stopped) and write everything; True when
+        written (False: the batch stays buffered, call again to retry)."""
+        for tid in list(self._open):
+            self._close(tid)
+        return self.flush(frames_done, status=status)
+
+    @property
+    def buffered(self) -> int:
+        """Observations and closed tracks waiting to be written."""
+        return len(self._obs) + len(self._closing)
+
+
+def _short(exc: BaseException) -> str:
+    """One line about a store error (the driver's message, without SQLAlchemy's SQL and parameters)."""
+    orig = getattr(exc, "orig", None)
+    return f"{type(orig or exc).__name__}: {orig or exc}".splitlines()[0][:300]
 
 
 def frame_time(start: datetime, frame_index: int, fps: float) -> datetime:
+    """Wall-clock time of a 0-based frame index, from the video's start time and frame rate."""
     return start + timedelta(seconds=frame_index / fps)

@@ -67,6 +67,8 @@ def crop_box(frame: np.ndarray, box: np.ndarray, pad: float = 0.05) -> tuple[np.
 
 @dataclass
 class Sample:
+    """One candidate crop of a track: its frame, quality score, BGR crop and keypoints."""
+
     frame: int
     quality: float
     crop_bgr: np.ndarray
@@ -82,6 +84,7 @@ class TrackSampler:
     samples: list[Sample] = field(default_factory=list)
 
     def would_take(self, frame: int, quality: float) -> bool:
+        """Whether a sample of this quality at this frame would be kept (cheap check before cropping)."""
         if quality <= 0:
             return False
         near = [s for s in self.samples if abs(s.frame - frame) < self.min_gap]
@@ -90,6 +93,7 @@ class TrackSampler:
         return len(self.samples) < self.k or quality > min(s.quality for s in self.samples)
 
     def add(self, sample: Sample) -> None:
+        """Keep ``sample`` if it qualifies, replacing worse ones nearer than ``min_gap`` and the worst beyond ``k``."""
         if not self.would_take(sample.frame, sample.quality):
             return
         self.samples = [s for s in self.samples if abs(s.frame - sample.frame) >= self.min_gap]
@@ -98,4 +102,5 @@ class TrackSampler:
             self.samples.remove(min(self.samples, key=lambda s: s.quality))
 
     def best(self) -> Sample | None:
+        """The highest-quality sample kept, or None."""
         return max(self.samples, key=lambda s: s.quality) if self.samples else None

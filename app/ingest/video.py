@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class VideoInfo:
+    """What ``probe_video`` found: path, frame rate (frames/s), frame count and size in pixels."""
+
     path: Path
     fps: float
     frame_count: int  # as the container says; may be 0 or wrong for some files
@@ -73,6 +75,8 @@ _END = object()
 
 @dataclass(frozen=True)
 class Frame:
+    """One decoded frame and its index in the file."""
+
     index: int  # 0-based index in the file
     image: np.ndarray  # BGR uint8 (H, W, 3)
 
@@ -100,6 +104,7 @@ class FrameReader:
         self.stop()
 
     def stop(self) -> None:
+        """Stop decoding, drain the queue and join the thread (up to 5 s)."""
         self._stop.set()
         try:
             while True:

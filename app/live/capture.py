@@ -179,6 +179,7 @@ class CameraCapture:
 
     @property
     def health(self) -> CameraHealth:
+        """The camera's current state and counters (a consistent snapshot)."""
         with self._lock:
             return self._health
 

@@ -29,12 +29,14 @@ class CameraGroup:
 
     @property
     def captures(self) -> tuple[CameraCapture, ...]:
+        """The captures, in the order given."""
         return tuple(self._captures)
 
     def __len__(self) -> int:
         return len(self._captures)
 
     def start(self) -> None:
+        """Start every capture thread."""
         for c in self._captures:
             c.start()
 
@@ -50,6 +52,7 @@ class CameraGroup:
         return ok
 
     def health(self) -> dict[str, CameraHealth]:
+        """Camera name -> its current health."""
         return {c.name: c.health for c in self._captures}
 
     def get(self, timeout: float | None = None) -> CapturedFrame | None:

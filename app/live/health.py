@@ -73,6 +73,7 @@ class CameraHealth:
 
     @property
     def is_live(self) -> bool:
+        """True while frames are arriving (state LIVE)."""
         return self.state is CameraState.LIVE
 
     def describe(self, now: datetime | None = None) -> str:

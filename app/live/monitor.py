@@ -18,11 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import SQLAlchemyError
 
-from app.ingest.pipeline import CameraProcessor, EncoderLike, thumbnail_jpeg
+from app.ingest.pipeline import CameraProcessor, EncoderLike, _short, thumbnail_jpeg
+from app.ingest.tracklife import keep_newest
 from app.live.capture import CameraCapture, CapturedFrame
 from app.live.health import CameraHealth, CameraState
 from app.live.redact import redact_url
+from app.live.writer import flush_cameras, write_until_done
 from app.store import Database, repo
 from app.store import models as m
 from app.store.records import as_utc
@@ -33,6 +36,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CameraSpec:
+    """A camera to watch: its name and stream URL (the URL never appears in repr or logs)."""
+
     name: str
     url: str  # may hold credentials: kept in memory only, handed to CameraCapture
 
@@ -42,6 +47,8 @@ class CameraSpec:
 
 @dataclass(frozen=True)
 class Alert:
+    """A watched identity seen on a camera: when, by which track, at what descriptor distance."""
+
     camera: str
     identity_id: int
     identity_name: str | None
@@ -64,6 +71,8 @@ class LiveIdentity:
 
 @dataclass
 class CameraStats:
+    """Running counts of one watched camera and its last health line."""
+
     frames: int = 0
     observations: int = 0
     tracks: int = 0
@@ -72,6 +81,8 @@ class CameraStats:
 
 @dataclass
 class MonitorStats:
+    """Per-camera counts, the alerts raised and the number of linking runs of one ``LiveMonitor``."""
+
     cameras: dict[str, CameraStats] = field(default_factory=dict)
     alerts: list[Alert] = field(default_factory=list)
     link_runs: int = 0
@@ -86,7 +97,7 @@ class LiveMonitor:
     def __init__(
         self, *, db: Database, cameras: list[CameraSpec], detector: Detector, encoder: EncoderLike,
         tracker_factory: Callable[[], Tracker], link: LinkFn | None = None, flush_interval_s: float = 2.0,
-        link_interval_s: float = 20.0, close_after_frames: int = 75, capture_options: dict | None = None,
+        link_interval_s: float = 20.0, close_after_s: float = 4.0, capture_options: dict | None = None,
         on_alert: Callable[[Alert], None] | None = None, on_health: Callable[[CameraHealth], None] | None = None,
         on_frame: Callable[[str, CapturedFrame, object], None] | None = None,
         reid_interval_s: float = 3.0,
@@ -102,7 +113,9 @@ class LiveMonitor:
         self.link = link
         self.flush_interval_s = flush_interval_s
         self.link_interval_s = link_interval_s
-        self.close_after = close_after_frames
+        self.close_after_s = close_after_s
+        self.shutdown_write_s = 60.0  # how long the last write may be retried against a busy store
+        self.max_pending_links = 100_000
         self.capture_options = capture_options or {}
         self.on_alert = on_alert
         self.on_health = on_health
@@ -135,10 +148,12 @@ class LiveMonitor:
         self._wake.set()
 
     def stop(self) -> None:
+        """Ask the worker loop to end; open tracks are closed and stored on the way out (thread-safe)."""
         self._stop.set()
         self._wake.set()
 
     def health(self) -> dict[str, CameraHealth]:
+        """Camera name -> current health of every watched camera."""
         return {name: cap.health for name, cap in list(self._captures.items())}
 
     # ------------------------------------------------------------------ main loop
@@ -159,11 +174,10 @@ class LiveMonitor:
         if cap is None:
             return
         cap.request_stop()
-        proc = self._procs.pop(name, None)
+        proc = self._procs.get(name)
         if proc is not None:
-            proc.close_all(self.stats.cameras[name].frames, status="complete")
-            self._pending_closed.extend(proc.stats.closed_track_ids)
-            self.stats.cameras[name].tracks += len(proc.stats.closed_track_ids)
+            self._write_until_done({name: proc}, status="complete")
+            self._procs.pop(name, None)
         cap.stop(timeout=5)
         self._captures.pop(name, None)  # last: health() shows the camera until all its data is stored
         self.specs = [s for s in self.specs if s.name != name]
@@ -215,7 +229,10 @@ class LiveMonitor:
                     self._link()
                     last_link = now
                 if self.reid_interval_s > 0 and now - last_reid >= self.reid_interval_s:
-                    self._recognise_open_tracks()
+                    try:
+                        self._recognise_open_tracks()
+                    except Exception:  # recognition is a bonus: it must never stop live capture
+                        log.exception("live recognition failed; capture goes on")
                     last_reid = now
         finally:
             self._shutdown()
@@ -225,6 +242,8 @@ class LiveMonitor:
         detections = self.detector.detect_batch([f.image for f in frames])
         for f, dets in zip(frames, detections, strict=True):
             proc = self._procs.get(f.camera) or self._new_processor(f)
+            if proc is None:
+                continue  # the store refused the new session: the next frame tries again
             tracks = proc.process(f.frame_index, f.image, dets, f.wall_time)
             st = self.stats.cameras[f.camera]
             st.frames += 1
@@ -232,42 +251,57 @@ class LiveMonitor:
             if self.on_frame is not None:
                 self.on_frame(f.camera, f, tracks)
 
-    def _new_processor(self, f: CapturedFrame) -> CameraProcessor:
+    def _new_processor(self, f: CapturedFrame) -> CameraProcessor | None:
         spec = next(s for s in self.specs if s.name == f.camera)
         h, w = f.image.shape[:2]
-        with self.db.session() as s:
-            src = repo.create_source(
-                s, camera_id=self._camera_ids[f.camera], uri=redact_url(spec.url), content_hash=None,
-                start_time=f.wall_time, fps=0.0, frame_count=0, width=w, height=h, settings={"live": True},
-            )
+        try:
+            with self.db.session() as s:
+                src = repo.create_source(
+                    s, camera_id=self._camera_ids[f.camera], uri=redact_url(spec.url), content_hash=None,
+                    start_time=f.wall_time, fps=0.0, frame_count=0, width=w, height=h, settings={"live": True},
+                )
+        except SQLAlchemyError as exc:
+            log.warning("camera %s: cannot start a live session in the store yet (%s)", f.camera, _short(exc))
+            return None
         proc = CameraProcessor(db=self.db, camera_id=self._camera_ids[f.camera], source_id=src.id,
                                tracker=self.tracker_factory(), encoder=self.encoder,
-                               close_after_frames=self.close_after)
+                               close_after_s=self.close_after_s)
         self._procs[f.camera] = proc
         log.info("camera %s: live session stored as source %d", f.camera, src.id)
         return proc
 
-    def _flush(self, status: str | None = None) -> None:
-        for name, proc in self._procs.items():
-            before = len(proc.stats.closed_track_ids)
-            if status is None:
-                proc.flush(self.stats.cameras[name].frames)
-            else:
-                proc.close_all(self.stats.cameras[name].frames, status=status)
-            new = proc.stats.closed_track_ids[before:]
-            self._pending_closed.extend(new)
-            self.stats.cameras[name].tracks += len(new)
-            proc.stats.closed_track_ids.clear()  # keep memory flat over hours
+    def _flush(self, status: str | None = None) -> bool:
+        ok, closed = flush_cameras(self._procs, self._frames_of, status)
+        self._collect_closed(closed)
+        return ok
+
+    def _frames_of(self, name: str) -> int:
+        return self.stats.cameras[name].frames
+
+    def _collect_closed(self, closed: dict[str, list[int]]) -> None:
+        for name, ids in closed.items():
+            self._pending_closed.extend(ids)
+            self.stats.cameras[name].tracks += len(ids)
+
+    def _write_until_done(self, procs: dict[str, CameraProcessor] | None = None, *, status: str) -> bool:
+        return write_until_done(self._procs if procs is None else procs, self._frames_of, status=status,
+                                timeout_s=self.shutdown_write_s, on_closed=self._collect_closed)
 
     def _link(self) -> None:
         closed, self._pending_closed = self._pending_closed, []
         try:
             self.link(self.db, [s.name for s in self.specs], closed)  # type: ignore[misc]
-        except Exception:  # linking must never stop live capture
-            log.exception("live linking failed; capture goes on")
+        except Exception:  # linking must never stop live capture; the tracks are retried next time
+            log.exception("live linking of %d closed track(s) failed; retried at the next run", len(closed))
+            self._pending_closed, dropped = keep_newest(closed + self._pending_closed, self.max_pending_links)
+            if dropped:
+                log.error("%d closed tracks will not be linked live (run `reidwatch link`)", dropped)
             return
         self.stats.link_runs += 1
-        self._alerts(closed)
+        try:
+            self._alerts(closed)
+        except Exception:
+            log.exception("watchlist check after linking failed; capture goes on")
 
     def _alerts(self, track_ids: list[int]) -> None:
         if not track_ids:
@@ -352,7 +386,7 @@ class LiveMonitor:
         for cap in self._captures.values():
             cap.request_stop()
         try:
-            self._flush(status="complete")
+            self._write_until_done(status="complete")
             if self.link is not None and self._pending_closed:
                 self._link()
         finally:

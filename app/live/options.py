@@ -11,13 +11,13 @@ class LiveOptions:
 
     flush_interval_s: float = 2.0
     link_interval_s: float = 20.0
-    close_after_frames: int = 75
+    close_after_s: float | None = None  # a track unseen this long is stored (None: tracker memory + 1 s)
     link: bool = True  # link closed tracks into identities (needed for watchlist alerts)
     transport: str = "tcp"
     stall_timeout_s: float = 5.0
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 10.0
-    tracker_fps: float = 25.0
+    tracker_fps: float = 25.0  # the processing rate the tracker's memory (``[tracker] memory_s``) is sized for
     health_refresh_ms: int = 1000  # how often the UI refreshes the badges' counters and durations
 
     def __post_init__(self) -> None:
@@ -25,8 +25,10 @@ class LiveOptions:
                      "backoff_max_s", "tracker_fps"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name}: expected > 0, got {getattr(self, name)}")
-        if self.close_after_frames < 1 or self.health_refresh_ms < 1:
-            raise ValueError("close_after_frames and health_refresh_ms: expected >= 1")
+        if self.close_after_s is not None and not self.close_after_s > 0:
+            raise ValueError(f"close_after_s: expected > 0, got {self.close_after_s}")
+        if self.health_refresh_ms < 1:
+            raise ValueError("health_refresh_ms: expected >= 1")
         if self.transport not in ("tcp", "udp"):
             raise ValueError(f"transport: expected tcp or udp, got {self.transport!r}")
 

@@ -29,6 +29,7 @@ import logging
 import os
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 from app.errors import UserError
@@ -138,6 +139,7 @@ class RedactingFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record in place; always True (keep it)."""
         try:
             message = record.getMessage()
         except Exception:  # a broken format string: let logging report it as usual
@@ -162,6 +164,24 @@ def install_redacting_filter(logger: logging.Logger | None = None) -> RedactingF
     for handler in logger.handlers:
         handler.addFilter(filt)
     return filt
+
+
+def redact_every_record() -> None:
+    """Redact each log record where it is made (a log record factory), so that handlers added later (by a
+    library imported after logging was set up), handlers of other libraries and Python's last-resort handler
+    never see a credential either. Fails closed: there is no handler this misses. Idempotent."""
+    current = logging.getLogRecordFactory()
+    if getattr(current, "_reidwatch_redacts", False):
+        return
+    filt = RedactingFilter()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = current(*args, **kwargs)
+        filt.filter(record)
+        return record
+
+    factory._reidwatch_redacts = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 def parse_camera_spec(spec: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from trackers.types import TrackRows
 
 
 def pick_source(s: Session, camera: str, source_id: int | None) -> SourceInfo:
+    """The camera's source with ``source_id``, or its only one; a UserError when that is ambiguous or missing."""
     cam = repo.camera_by_name(s, camera)
     if cam is None:
         names = ", ".join(c.name for c in repo.list_cameras(s)) or "none"
@@ -77,4 +78,5 @@ def mot_rows(s: Session, source: SourceInfo, ids: str, *, interpolate: bool = Tr
 
 
 def format_mot(rows: list[tuple]) -> str:
+    """MOTChallenge text, one line per (frame, id, x, y, w, h, score) row: ``f,id,x,y,w,h,score,-1,-1,-1``."""
     return "".join(f"{f},{i},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{sc:.3f},-1,-1,-1\n" for f, i, x, y, w, h, sc in rows)

@@ -27,8 +27,8 @@ WRITER_GROUP = "reidwatch.report_writers"
 Writer = Callable[[Report, Path], Path]
 
 __all__ = [
-    "DEFAULT_MAX_PICTURES", "WRITER_GROUP", "Report", "build_report", "export_report", "report_writers",
-    "write_report", "writer_for",
+    "DEFAULT_MAX_PICTURES", "WRITER_GROUP", "Report", "blur_by_default", "build_report", "export_report",
+    "record_export", "report_writers", "write_report", "writer_for",
 ]
 
 
@@ -70,8 +70,16 @@ def export_report(
     confirmed_only: bool = False,
     include_paths: bool = False,
     max_pictures: int = DEFAULT_MAX_PICTURES,
+    who: str | None = None,
+    blur_bystanders: bool | None = None,
+    include_audit: bool = False,
 ) -> Path:
     """Build a report from ``db`` and write it to ``out_path`` (.html, .pdf, .csv or .json).
+
+    Privacy: the export is recorded in the audit trail (``who``: the operator, default the OS user) with its
+    scope and file name; the file is readable by its owner only; ``blur_bystanders`` (default: on for HTML and
+    PDF, the formats with pictures) blurs the heads of people other than the report's subjects;
+    ``include_audit`` adds the audit rows about the report's subjects.
 
     ``identities`` / ``cameras`` / ``t_from``-``t_to`` narrow what is reported (None: everything);
     ``confirmed_only`` keeps only operator-confirmed matches and the sightings they tie; absolute paths of
@@ -84,8 +92,29 @@ def export_report(
     """
     path = Path(out_path).expanduser()
     writer_for(path)  # a bad suffix fails before any work is done
+    if blur_bystanders is None:
+        blur_bystanders = blur_by_default(path)
     report = build_report(
         db, identities=identities, cameras=cameras, t_from=t_from, t_to=t_to, confirmed_only=confirmed_only,
-        include_paths=include_paths, max_pictures=max_pictures,
+        include_paths=include_paths, max_pictures=max_pictures, blur_bystanders=blur_bystanders,
+        include_audit=include_audit,
     )
-    return write_report(report, path)
+    written = write_report(report, path)
+    record_export(db, report, written, who=who, blur_bystanders=blur_bystanders, include_audit=include_audit)
+    return written
+
+
+def blur_by_default(path: str | Path) -> bool:
+    """Whether bystanders are blurred unless asked otherwise: yes for the formats with pictures (HTML, PDF)."""
+    return Path(path).suffix.lower() in (".html", ".htm", ".pdf")
+
+
+def record_export(db: Database, report: Report, path: Path, *, who: str | None, blur_bystanders: bool,
+                  include_audit: bool) -> None:
+    """The export's audit row: its scope (the report's filters and identities) and file name."""
+    from app.privacy.search_audit import record_export as _record
+
+    f = report.filters
+    _record(db, who, path, identities=f.identities, cameras=f.cameras, t_from=f.t_from, t_to=f.t_to,
+            confirmed_only=f.confirmed_only, reported_identities=[i.id for i in report.identities],
+            extra={"blurred": bool(blur_bystanders), "with_audit": bool(include_audit)})

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from app import __version__
 from app.errors import UserError
+from app.identity import confidence
 from app.live.redact import redact_url
 from app.report.model import (
     CameraPresence,
@@ -80,8 +81,13 @@ def build_report(
     include_paths: bool = False,
     max_pictures: int = DEFAULT_MAX_PICTURES,
     now: datetime | None = None,
+    blur_bystanders: bool = False,
+    include_audit: bool = False,
 ) -> Report:
     """Read what the report needs from ``db``.
+
+    ``blur_bystanders`` blurs the heads of people other than the report's subjects in its pictures
+    (:mod:`app.privacy.bystanders`); ``include_audit`` adds the audit rows about its subjects.
 
     Raises UserError for an unknown camera or identity, a time window that ends before it starts, or a store
     that has no identities yet (nothing has been linked).
@@ -102,6 +108,7 @@ def build_report(
     with db.session() as s:
         _check_filters(s, filters)
         report = _build(s, db, filters, max_pictures, now or datetime.now(timezone.utc))
+        report = _privacy(s, report, filters, blur_bystanders=blur_bystanders, include_audit=include_audit)
     log.info("report built: %d identities, %d sightings", report.summary.n_identities, report.summary.n_sightings)
     return report
 
@@ -257,6 +264,7 @@ def _match_links(s: Session, by_track: dict[int, Any]) -> dict[int, list[MatchLi
         return others[tid]
 
     links_of: dict[int, list[MatchLink]] = defaultdict(list)
+    sure = confidence.match_confidences(s, [r.id for r in pairs.values()])
     for pair, r in pairs.items():
         if any(t not in by_track and t not in others for t in pair):
             continue  # a dangling row (cannot happen with foreign keys on; skipped rather than guessed)
@@ -267,7 +275,7 @@ def _match_links(s: Session, by_track: dict[int, Any]) -> dict[int, list[MatchLi
         link = MatchLink(
             match_id=r.id, track_a=ta, track_b=tb, camera_a=cam_a, camera_b=cam_b, identity_a=id_a,
             identity_b=id_b, start_a=start_a, start_b=start_b, distance=float(r.distance), kind=r.kind,
-            status=r.status, reviewed_by=who, reviewed_at=at,
+            status=r.status, reviewed_by=who, reviewed_at=at, confidence=sure.get(r.id),
         )
         for tid in pair:
             if tid in by_track:
@@ -381,3 +389,24 @@ def _threshold_from_setting(value: object) -> float | None:
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 return float(v)
     return None
+
+
+def _privacy(s: Session, report: Report, f: ReportFilters, *, blur_bystanders: bool, include_audit: bool) -> Report:
+    """Blur bystanders' heads and attach the audit rows of the report's scope, as asked."""
+    from dataclasses import replace
+
+    subjects = set(f.identities) if f.identities is not None else {i.id for i in report.identities}
+    if blur_bystanders:
+        from app.privacy.bystanders import blur_report_pictures
+
+        blurred, n = blur_report_pictures(s, report, subjects)
+        note = (f"Heads of people other than the reported identities are blurred in the pictures ({n} blurred)."
+                if n else "Heads of people other than the reported identities would be blurred; none showed.")
+        report = replace(blurred, privacy_note=note)  # type: ignore[type-var]
+    if include_audit:
+        from app.report.audit_rows import audit_lines
+
+        tracks = {x.track_id for i in report.identities for x in i.sightings}
+        report = replace(report, audit=audit_lines(s, identities=subjects, tracks=tracks,
+                                                    cameras=set(f.cameras) if f.cameras else None))
+    return report

@@ -19,7 +19,7 @@ from app.report.model import IdentityReport, MatchLink, Report, Sighting, iso_ti
 
 CSV_COLUMNS = (
     "identity_id", "identity_name", "camera", "track_id", "start", "end", "duration_s", "n_observations",
-    "status", "source", "first_frame", "last_frame",
+    "status", "source", "first_frame", "last_frame", "link_confidence",
 )
 JSON_FORMAT = "reidwatch-report"
 JSON_VERSION = 1
@@ -33,16 +33,28 @@ def _cell(text: str | None) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+def link_confidence(ident: IdentityReport, track_id: int) -> float | None:
+    """How sure the sighting's place in its identity is: the highest confidence of its matches (not rejected)
+    to another sighting of the same identity; None for a lone sighting or without a calibration."""
+    sure = [k.confidence for k in ident.matches
+            if k.status != "rejected" and k.confidence is not None and track_id in (k.track_a, k.track_b)
+            and k.identity_a == k.identity_b == ident.id]
+    return max(sure) if sure else None
+
+
 def csv_rows(report: Report) -> list[dict[str, str]]:
-    """One row per sighting, identities in report order, sightings by start time. Values are strings."""
+    """One row per sighting, identities in report order, sightings by start time. Values are strings;
+    ``link_confidence`` (0..1, see :func:`link_confidence`) is empty where there is none."""
     rows = []
     for ident in report.identities:
         for x in ident.sightings:
+            sure = link_confidence(ident, x.track_id)
             rows.append({
                 "identity_id": str(ident.id), "identity_name": _cell(ident.name), "camera": _cell(x.camera),
                 "track_id": str(x.track_id), "start": iso_time(x.start) or "", "end": iso_time(x.end) or "",
                 "duration_s": f"{x.duration_s:.3f}", "n_observations": str(x.n_obs), "status": x.status,
                 "source": _cell(x.source), "first_frame": str(x.first_frame), "last_frame": str(x.last_frame),
+                "link_confidence": "" if sure is None else f"{sure:.4f}",
             })
     return rows
 
@@ -72,7 +84,8 @@ def _match(k: MatchLink) -> dict[str, Any]:
         "match_id": k.match_id, "track_a": k.track_a, "track_b": k.track_b, "camera_a": k.camera_a,
         "camera_b": k.camera_b, "start_a": iso_time(k.start_a), "start_b": iso_time(k.start_b),
         "identity_a": k.identity_a, "identity_b": k.identity_b,
-        "distance": round(k.distance, 6) if k.distance >= 0 else None, "kind": k.kind, "status": k.status, "reviewed_by": k.reviewed_by,
+        "distance": round(k.distance, 6) if k.distance >= 0 else None,
+        "confidence": None if k.confidence is None else round(k.confidence, 4), "kind": k.kind, "status": k.status, "reviewed_by": k.reviewed_by,
         "reviewed_at": iso_time(k.reviewed_at),
     }
 
@@ -123,6 +136,11 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "first_seen": iso_time(s.first_seen), "last_seen": iso_time(s.last_seen), "matches": dict(s.matches),
         },
         "identities": [_identity(i) for i in report.identities],
+        "privacy_note": report.privacy_note,
+        "audit": None if report.audit is None else [
+            {"id": a.id, "at": iso_time(a.at), "who": a.who, "action": a.action, "details": a.text}
+            for a in report.audit
+        ],
     }
 
 

@@ -18,7 +18,9 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
     """
     path = Path(path).expanduser()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from app.privacy.files import private_mkdir
+
+        private_mkdir(path.parent)
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
@@ -26,7 +28,7 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
     tmp = Path(name)
     try:
         write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # what open() would have given; mkstemp makes 0600
+        os.chmod(tmp, 0o600)  # reports show people: readable by their owner only (app.privacy)
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

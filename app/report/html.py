@@ -16,6 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from app.identity.confidence import format_confidence
 from app.report.files import write_atomic, write_text
 from app.report.model import (
     KIND_LABELS,
@@ -80,7 +81,7 @@ def template_env() -> Environment:
     env.filters.update(
         when=_when, until=_until, clock=format_clock, duration=format_duration, jpeg=lambda b: _data_uri(b, "image/jpeg"),
         png=lambda b: _data_uri(b, "image/png"), status=lambda s: STATUS_LABELS.get(s, s),
-        kind=lambda k: KIND_LABELS.get(k, k), facts=facts, distance=_distance,
+        kind=lambda k: KIND_LABELS.get(k, k), facts=facts, distance=_distance, confidence=format_confidence,
     )
     return env
 
@@ -115,5 +116,6 @@ def render_html(report: Report) -> str:
 
 
 def write_html(report: Report, path: Path) -> Path:
+    """Write the report as one self-contained HTML file, atomically; returns ``path``."""
     text = render_html(report)
     return write_atomic(path, lambda tmp: write_text(tmp, text))

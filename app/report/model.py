@@ -62,6 +62,7 @@ class Sighting:
 
     @property
     def duration_s(self) -> float:
+        """Seconds from start to end."""
         return (self.end - self.start).total_seconds()
 
 
@@ -87,6 +88,7 @@ class MatchLink:
     status: str  # one of MATCH_STATUSES
     reviewed_by: str | None = None
     reviewed_at: datetime | None = None
+    confidence: float | None = None  # app.identity.confidence: 1 - share of known-different pairs this close
 
     def __post_init__(self) -> None:
         if self.status not in MATCH_STATUSES:
@@ -135,17 +137,21 @@ class IdentityReport:
 
     @property
     def first_seen(self) -> datetime:
+        """Start of the earliest sighting."""
         return min(s.start for s in self.sightings)
 
     @property
     def last_seen(self) -> datetime:
+        """End of the latest sighting."""
         return max(s.end for s in self.sightings)
 
     @property
     def camera_names(self) -> tuple[str, ...]:
+        """The cameras the identity was seen on, by first sighting."""
         return tuple(c.camera for c in self.cameras)
 
     def match_counts(self) -> dict[str, int]:
+        """Match status -> number of this identity's matches with it (every status present)."""
         counts = dict.fromkeys(MATCH_STATUSES, 0)
         for m in self.matches:
             counts[m.status] += 1
@@ -236,6 +242,8 @@ class Provenance:
 
 @dataclass(frozen=True, kw_only=True)
 class Summary:
+    """Totals over the whole report: identities, sightings, cameras, time span and matches by status."""
+
     n_identities: int
     n_sightings: int
     cameras: tuple[str, ...]
@@ -247,16 +255,32 @@ class Summary:
         object.__setattr__(self, "matches", _frozen_mapping(self.matches))
 
 
+@dataclass(frozen=True)
+class AuditLine:
+    """One audit-trail row about the report's subjects: when, who, what (``text``: the details, one line)."""
+
+    id: int
+    at: datetime
+    who: str
+    action: str
+    text: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class Report:
+    """The report the writers render: filters, provenance, summary and the identities in order."""
+
     filters: ReportFilters
     provenance: Provenance
     summary: Summary
     identities: tuple[IdentityReport, ...]  # ordered by first sighting, then id
     max_pictures: int  # how many identities (the first ones) carry pictures
+    audit: tuple[AuditLine, ...] | None = None  # the audit rows of the report's scope, when asked for
+    privacy_note: str | None = None  # what was blurred in the pictures
 
     @property
     def n_illustrated(self) -> int:
+        """How many identities carry thumbnails and a timeline picture."""
         return sum(1 for i in self.identities if i.illustrated)
 
 

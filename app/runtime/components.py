@@ -12,29 +12,18 @@ log = logging.getLogger(__name__)
 
 
 def resolve_device(requested: str) -> str:
-    """'auto' -> cuda if available, else mps, else cpu; 'cuda:N' checked against the machine."""
-    import torch
+    """'auto' -> cuda if available, else mps, else cpu; 'cuda:N' checked against the machine
+    (:func:`reid_core.devices.resolve_device`, the resolver the detector and the encoder use too)."""
+    from reid_core.devices import resolve_device as resolve
 
-    req = (requested or "auto").lower()
-    if req == "auto":
-        if torch.cuda.is_available():
-            return "cuda:0"
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    if req.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UserError(f"--device {requested}: no CUDA device on this machine (use auto or cpu)")
-        idx = int(req.split(":", 1)[1]) if ":" in req else 0
-        if idx >= torch.cuda.device_count():
-            raise UserError(f"--device {requested}: only {torch.cuda.device_count()} CUDA device(s)")
-        return f"cuda:{idx}"
-    if req in ("cpu", "mps"):
-        return req
-    raise UserError(f"unknown device {requested!r}; use auto, cpu, mps or cuda:N")
+    try:
+        return resolve(requested)
+    except ValueError as exc:
+        raise UserError(f"--device: {exc}") from None
 
 
 def describe_device(device: str) -> str:
+    """A resolved device for people: ``CPU``, ``GPU cuda:0 (<name>)`` or the device string."""
     if device.startswith("cuda"):
         import torch
 
@@ -43,30 +32,57 @@ def describe_device(device: str) -> str:
 
 
 def build_detector(cfg: Config, device: str) -> Any:
+    """A new YOLO pose detector from ``cfg.detector`` on ``device``; missing weights are a UserError."""
     from trackers.detector import YoloPoseDetector
 
     try:
         return YoloPoseDetector(weights=cfg.detector.weights, imgsz=cfg.detector.imgsz, conf=cfg.detector.conf,
-                                device=device)
-    except FileNotFoundError as exc:
+                                device=device, engine=cfg.detector.engine, precision=cfg.detector.precision)
+    except (FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from None
+    except Exception as exc:  # a damaged or foreign weights file: ultralytics and torch say it in a paragraph
+        if cfg.detector.weights is None:
+            raise
+        from reid_core.backbones import load_failure
+
+        raise UserError(f"cannot read pose weights {cfg.detector.weights}: {load_failure(exc)}") from None
 
 
 def build_tracker(cfg: Config, fps: float) -> Any:
+    """A new tracker named by ``cfg.tracker`` (one per camera or video: trackers hold state); an unknown
+    name is a UserError. ``fps`` is the video's frame rate: ``[tracker] memory_s`` becomes updates at it."""
     from trackers.registry import make_tracker
 
     try:
-        return make_tracker(cfg.tracker.name)
+        return make_tracker(cfg.tracker.name, **tracker_settings(cfg, fps))
     except ValueError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(f"[tracker]: {exc}") from None
+
+
+def tracker_settings(cfg: Config, fps: float) -> dict[str, Any]:
+    """The settings of ``[tracker.<name>]``, with the tracker's memory (``[tracker] memory_s`` seconds) turned
+    into tracker updates at ``fps`` unless the section sets that count itself."""
+    from app.ingest.tracklife import tracker_memory_frames
+    from trackers.registry import MEMORY_SETTING
+
+    name = cfg.tracker.name
+    settings = dict({"bytetrack": cfg.tracker.bytetrack, "deepsort": cfg.tracker.deepsort}.get(name) or {})
+    key = MEMORY_SETTING.get(name)
+    if key is not None and key not in settings:
+        try:
+            settings[key] = tracker_memory_frames(cfg.tracker.memory_s, fps)
+        except ValueError as exc:
+            raise UserError(f"tracker memory: {exc}") from None
+    return settings
 
 
 def build_encoder(cfg: Config, device: str) -> Any:
+    """A new PGFA re-ID encoder from ``cfg.encoder`` on ``device``; unusable weights are a UserError."""
     from reid_core.weights import WeightsError
     from reid_core.weights import build_encoder as _build
 
     try:
         return _build(cfg.encoder.weights, backbone=cfg.encoder.backbone, device=device,
-                      batch_size=cfg.encoder.batch_size)
-    except WeightsError as exc:
+                      batch_size=cfg.encoder.batch_size, engine=cfg.encoder.engine)
+    except (WeightsError, ValueError) as exc:
         raise UserError(str(exc)) from None

@@ -61,11 +61,14 @@ class IngestOutcome:
 
 
 def ingest_settings(cfg: Config, models: Models) -> dict[str, object]:
-    """The settings an ingest records with its source (the same from every front end)."""
-    detector = models.detector
-    return {"tracker": cfg.tracker.name, "imgsz": str(getattr(detector, "imgsz", cfg.detector.imgsz)),
-            "conf": cfg.detector.conf, "device": models.device,
-            "encoder": str(getattr(models.encoder, "model_tag", ""))}
+    """The settings an ingest records with its source: what was configured (the same from every front end,
+    whatever an earlier job's automatic choices were) and the encoder's model tag."""
+    from app.ingest.pipeline import model_tag
+
+    return {"tracker": cfg.tracker.name, "imgsz": str(cfg.detector.imgsz), "conf": cfg.detector.conf,
+            "device": models.device, "encoder": model_tag(models.encoder),
+            "detector_engine": str(getattr(cfg.detector, "engine", "torch")),
+            "encoder_engine": str(getattr(cfg.encoder, "engine", "torch"))}
 
 
 class Runtime:
@@ -91,6 +94,31 @@ class Runtime:
         """The shared detector and encoder for ``cfg`` (default: the configuration in force)."""
         return self._models.get(cfg or self.config, on_loading=on_state)
 
+    def site_config(self, db: Database) -> Config:
+        """The configuration in force with the store's active (site-adapted) encoder, unless weights were given."""
+        from app.training.active import with_active_encoder
+
+        return with_active_encoder(self.config, db)
+
+    def adapt(self, db: Database, options: Any, *, progress: Any = None, on_state: StateFn | None = None,
+              who: str | None = None) -> Any:
+        """Adapt the encoder to the store's own tracks (``app.training.service.adapt_store``): train, then unless
+        ``options.apply`` is false make it the store's active encoder, re-embed every track and relink.
+
+        The run is recorded in the audit trail (``who``: the operator, default the OS user), also when it fails or
+        is interrupted; the store's model folder is kept readable by its owner only.
+        """
+        from app.privacy.adapt_audit import record_adapt
+        from app.training.service import adapt_store
+
+        try:
+            outcome = adapt_store(db, self.config, options, progress=progress, on_state=on_state)
+        except BaseException as exc:
+            record_adapt(db, who, options, None, error=exc)
+            raise
+        record_adapt(db, who, options, outcome)
+        return outcome
+
     def tracker(self, fps: float, cfg: Config | None = None) -> Any:
         """A new tracker for one camera at ``fps`` frames per second."""
         return build_tracker(cfg or self.config, fps)
@@ -106,7 +134,7 @@ class Runtime:
         from app.ingest.job import ingest_video
         from app.ingest.video import probe_video
 
-        cfg = self.config
+        cfg = self.site_config(db)
         info = probe_video(request.path)  # a clear error before any model is loaded
         models = self.models(cfg, on_state=on_state)
         tracker = self.tracker(request.fps or info.fps, cfg)
@@ -116,10 +144,12 @@ class Runtime:
             db, info.path, camera=request.camera, detector=models.detector, tracker=tracker,
             encoder=models.encoder, start=request.start, fps=request.fps, force=request.force,
             progress=progress, settings=ingest_settings(cfg, models), max_frames=request.max_frames,
-            samples_per_track=cfg.encoder.samples_per_track,
+            samples_per_track=cfg.encoder.samples_per_track, close_after_s=cfg.tracker.close_after_s,
         )
-        if result.status == "skipped" or not request.link:
+        if result.status == "skipped":
             return IngestOutcome(result)
+        if not request.link:
+            return IngestOutcome(result, link_summary=self._purge_after_ingest(db, cfg))
         if on_state is not None:
             on_state(f"linking identities after {info.path.name}")
         from app.identity.incremental import link_after_ingest
@@ -129,7 +159,15 @@ class Runtime:
         except Exception as exc:  # the ingest itself is stored: say what failed and keep it
             log.exception("linking after ingest failed")
             return IngestOutcome(result, link_error=f"{type(exc).__name__}: {exc}")
-        return IngestOutcome(result, link_summary=summary or None)
+        purged = self._purge_after_ingest(db, cfg)
+        return IngestOutcome(result, link_summary="; ".join(x for x in (summary, purged) if x) or None)
+
+    @staticmethod
+    def _purge_after_ingest(db: Database, cfg: Config) -> str | None:
+        """The retention purge that follows every ingest when ``[retention]`` is set (one line, or None)."""
+        from app.privacy.schedule import purge_quietly
+
+        return purge_quietly(db, cfg.retention)
 
     def live_monitor(self, db: Database, cameras: Sequence[Any], *, options: LiveOptions | None = None,
                      on_alert: Callable[[Any], None] | None = None, on_health: Callable[[Any], None] | None = None,
@@ -138,7 +176,7 @@ class Runtime:
         """A :class:`app.live.monitor.LiveMonitor` over ``cameras`` (``CameraSpec`` values), not yet running."""
         from app.live.monitor import LiveMonitor
 
-        cfg = self.config
+        cfg = self.site_config(db)
         opts = options or LiveOptions()
         models = self.models(cfg, on_state=on_state)
         link = None
@@ -153,22 +191,36 @@ class Runtime:
             db=db, cameras=list(cameras), detector=models.detector, encoder=models.encoder,
             tracker_factory=lambda: self.tracker(opts.tracker_fps, cfg), link=link,
             flush_interval_s=opts.flush_interval_s, link_interval_s=opts.link_interval_s,
-            close_after_frames=opts.close_after_frames, capture_options=opts.capture_options(),
+            close_after_s=opts.close_after_s or cfg.tracker.close_after_s, capture_options=opts.capture_options(),
             on_alert=on_alert, on_health=on_health, on_frame=on_frame,
         )
 
     def search_by_image(self, db: Database, image_bgr: np.ndarray, *, k: int = 20, cameras: list[str] | None = None,
-                        t_from: datetime | None = None, t_to: datetime | None = None) -> list[Any]:
-        """Tracks that look like the largest person in ``image_bgr``, closest first (shared models)."""
-        from app.identity.search import search_by_image
+                        t_from: datetime | None = None, t_to: datetime | None = None, who: str | None = None,
+                        image_name: str | None = None) -> list[Any]:
+        """Tracks that look like the largest person in ``image_bgr``, closest first (shared models).
 
-        models = self.models()
-        return search_by_image(db, models.detector, models.encoder, image_bgr, k=k, cameras=cameras,
+        The search is recorded in the audit trail (``who``: the operator, default the OS user) with the image's
+        SHA-256, its file name when given, the filters and the results.
+        """
+        from app.identity.search import search_by_image
+        from app.privacy.search_audit import record_search
+
+        models = self.models(self.site_config(db))
+        hits = search_by_image(db, models.detector, models.encoder, image_bgr, k=k, cameras=cameras,
                                t_from=t_from, t_to=t_to)
+        record_search(db, who, hits, image=image_bgr, image_name=image_name, k=k, cameras=cameras, t_from=t_from,
+                      t_to=t_to)
+        return hits
 
     def search_by_track(self, db: Database, track_id: int, *, k: int = 20, cameras: list[str] | None = None,
-                        t_from: datetime | None = None, t_to: datetime | None = None) -> list[Any]:
-        """Tracks that look like stored track ``track_id``, closest first (no model needed)."""
+                        t_from: datetime | None = None, t_to: datetime | None = None,
+                        who: str | None = None) -> list[Any]:
+        """Tracks that look like stored track ``track_id``, closest first (no model needed); audited like
+        :meth:`search_by_image`."""
         from app.identity.search import search_by_track
+        from app.privacy.search_audit import record_search
 
-        return search_by_track(db, track_id, k=k, cameras=cameras, t_from=t_from, t_to=t_to)
+        hits = search_by_track(db, track_id, k=k, cameras=cameras, t_from=t_from, t_to=t_to)
+        record_search(db, who, hits, track_id=track_id, k=k, cameras=cameras, t_from=t_from, t_to=t_to)
+        return hits

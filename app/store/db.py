@@ -32,10 +32,11 @@ def _alembic_config(url: str) -> Config:
 
 def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
     cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect on new stores only (purges give space back)
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA busy_timeout=60000")  # another program (UI, ingest, watch, link) may be writing
     cur.close()
 
 
@@ -61,6 +62,7 @@ class Database:
             s.close()
 
     def close(self) -> None:
+        """Dispose of the engine's connections."""
         self.engine.dispose()
 
 
@@ -75,9 +77,10 @@ def open_database(path: str | Path, *, create: bool = True) -> Database:
         if not create:
             raise UserError(f"no database at {p} (ingest a video first, or pass --db)")
         try:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.touch()
-            p.unlink()
+            from app.store.files import create_private_file, private_mkdir
+
+            private_mkdir(p.parent)
+            create_private_file(p)  # owner only; SQLite gives its -wal and -shm files the same mode
         except OSError as exc:
             raise UserError(f"cannot create database at {p}: {exc.strerror or exc}") from None
     elif p.is_dir():
@@ -94,6 +97,9 @@ def open_database(path: str | Path, *, create: bool = True) -> Database:
     except UserError:
         engine.dispose()
         raise
+    from app.store.files import restrict_store
+
+    restrict_store(p)  # stores made before privacy by default, too
     return Database(p, engine, sessionmaker(engine, expire_on_commit=False))
 
 

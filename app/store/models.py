@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -23,6 +24,8 @@ class Base(DeclarativeBase):
 
 
 class Camera(Base):
+    """A named camera: a video-file camera or an RTSP stream (URL kept without credentials)."""
+
     __tablename__ = "cameras"
     __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -54,12 +57,16 @@ class Source(Base):
 
 
 class Identity(Base):
+    """A person: the tracks linked to it, an optional name, and whether it is on the watchlist."""
+
     __tablename__ = "identities"
     __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200), default=None)
     watch: Mapped[int] = mapped_column(Integer, default=0)  # 1 = on the watchlist
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    hold: Mapped[int] = mapped_column(Integer, default=0)  # 1 = legal hold: retention never purges its tracks
+    hold_reason: Mapped[str | None] = mapped_column(String(2000), default=None)
 
 
 class Track(Base):
@@ -75,13 +82,15 @@ class Track(Base):
     first_frame: Mapped[int] = mapped_column(Integer)
     last_frame: Mapped[int] = mapped_column(Integer)
     start_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    end_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    end_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)  # retention cuts on it
     n_obs: Mapped[int] = mapped_column(Integer, default=0)
     thumbnail: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)  # JPEG
     __table_args__ = (UniqueConstraint("source_id", "local_id"), {"sqlite_autoincrement": True})
 
 
 class Observation(Base):
+    """One box of a track in one frame, in pixels, with its 17 pose keypoints."""
+
     __tablename__ = "observations"
     id: Mapped[int] = mapped_column(primary_key=True)
     track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"))
@@ -98,6 +107,8 @@ class Observation(Base):
 
 
 class Embedding(Base):
+    """One re-ID sample of a track: global and per-part descriptors (float16), part visibility bits."""
+
     __tablename__ = "embeddings"
     __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -127,6 +138,8 @@ class Decision(Base):
 
 
 class LinkRun(Base):
+    """One linking run: when, the threshold used, its parameters and statistics."""
+
     __tablename__ = "link_runs"
     __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -148,6 +161,20 @@ class Match(Base):
     distance: Mapped[float] = mapped_column(Float)
     kind: Mapped[str] = mapped_column(String(16))  # occlusion | reentry | cross_camera
     status: Mapped[str] = mapped_column(String(16), default="auto")  # auto | confirmed | rejected
+
+
+class AuditEntry(Base):
+    """One audit-trail row: who did what, when. Append-only (triggers refuse edits); rows are chained by hash."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"), {"sqlite_autoincrement": True})
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=False))  # naive UTC, microseconds kept
+    who: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    details: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly the bytes that were hashed
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class Setting(Base):

@@ -197,3 +197,21 @@ def source_of_track(db: Database, track_id: int) -> SourceInfo:
     if src is None:  # pragma: no cover - foreign key keeps this from happening
         raise UserError(f"track {track_id} has no source")
     return src
+
+
+def time_span(db: Database) -> tuple[datetime, datetime] | None:
+    """When the store's sightings begin and end (UTC): where time filters start; None for an empty store."""
+    with db.session() as s:
+        first, last = s.execute(select(func.min(m.Track.start_time), func.max(m.Track.end_time))).one()
+    if first is None or last is None:
+        return None
+    return as_utc(first), as_utc(last)
+
+
+def video_cameras(db: Database) -> list[str]:
+    """Cameras recorded video was filed under (not live cameras), the most recently ingested first."""
+    with db.session() as s:
+        rows = s.execute(select(m.Camera.name, func.max(m.Source.id))
+                         .outerjoin(m.Source, m.Source.camera_id == m.Camera.id)
+                         .where(m.Camera.kind == "file").group_by(m.Camera.id)).all()
+    return [name for name, _ in sorted(rows, key=lambda r: (-(r[1] or 0), r[0]))]

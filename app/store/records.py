@@ -15,6 +15,8 @@ def as_utc(dt: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class CameraInfo:
+    """A stored camera (``kind`` is ``file`` or ``rtsp``; the URL has no credentials)."""
+
     id: int
     name: str
     kind: str
@@ -23,6 +25,8 @@ class CameraInfo:
 
 @dataclass(frozen=True)
 class SourceInfo:
+    """A stored source (video file or live session): camera, URI, start time (UTC), fps, size, progress."""
+
     id: int
     camera_id: int
     camera: str
@@ -39,6 +43,8 @@ class SourceInfo:
 
 @dataclass(frozen=True)
 class TrackInfo:
+    """A stored track: where (camera, source, tracker id), when (frames, UTC times), stay and identity."""
+
     id: int
     source_id: int
     camera_id: int
@@ -55,6 +61,8 @@ class TrackInfo:
 
 @dataclass(frozen=True)
 class ObservationRecord:
+    """One box (x1, y1, x2, y2 in pixels) of a track in one frame, its score and keypoints."""
+
     track_id: int
     frame: int
     t: datetime
@@ -77,6 +85,8 @@ class TrackEmbeddings:
 
 @dataclass(frozen=True)
 class IdentityInfo:
+    """A stored identity: name, watchlist flag, how many tracks, on which cameras, first and last seen."""
+
     id: int
     name: str | None
     watch: bool
@@ -88,6 +98,8 @@ class IdentityInfo:
 
 @dataclass(frozen=True)
 class MatchInfo:
+    """A stored match between two tracks: distance, kind (occlusion/reentry/cross_camera) and status."""
+
     id: int
     track_a: int
     track_b: int
@@ -98,6 +110,8 @@ class MatchInfo:
 
 @dataclass(frozen=True)
 class DecisionInfo:
+    """A stored operator decision (confirm, reject, rename, merge, split): on what, by whom, when."""
+
     id: int
     kind: str
     track_a: int | None

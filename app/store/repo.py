@@ -22,6 +22,7 @@ from app.store.records import (
 
 
 def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
     return datetime.now(timezone.utc)
 
 
@@ -31,21 +32,30 @@ def _naive_utc(dt: datetime) -> datetime:
 
 # ---------------------------------------------------------------- cameras and sources
 def camera_info(c: m.Camera) -> CameraInfo:
+    """A camera row as a ``CameraInfo``."""
     return CameraInfo(c.id, c.name, c.kind, c.url_redacted)
 
 
 def get_or_create_camera(s: Session, name: str, *, kind: str = "file", url_redacted: str | None = None) -> CameraInfo:
+    """The camera called ``name``, created if new; a changed redacted URL is updated."""
+    from app.store.audit_log import append, subjects  # audited in the same transaction as the change
+
     cam = s.scalar(select(m.Camera).where(m.Camera.name == name))
     if cam is None:
         cam = m.Camera(name=name, kind=kind, url_redacted=url_redacted, created_at=_naive_utc(utcnow()))
         s.add(cam)
         s.flush()
+        append(s, "camera", None, {"change": "added", "camera": name, "kind": kind, "url": url_redacted,
+                                   "subjects": subjects(cameras=[name])})
     elif url_redacted and cam.url_redacted != url_redacted:
+        append(s, "camera", None, {"change": "url", "camera": name, "url": url_redacted,
+                                   "before": cam.url_redacted, "subjects": subjects(cameras=[name])})
         cam.url_redacted = url_redacted
     return camera_info(cam)
 
 
 def list_cameras(s: Session) -> list[CameraInfo]:
+    """Every camera, by name."""
     return [camera_info(c) for c in s.scalars(select(m.Camera).order_by(m.Camera.name))]
 
 
@@ -61,11 +71,13 @@ def camera_ids(s: Session, cameras: list[str] | None) -> list[int] | None:
 
 
 def camera_by_name(s: Session, name: str) -> CameraInfo | None:
+    """The camera called ``name``, or None."""
     c = s.scalar(select(m.Camera).where(m.Camera.name == name))
     return camera_info(c) if c else None
 
 
 def source_info(src: m.Source) -> SourceInfo:
+    """A source row as a ``SourceInfo`` (times made UTC-aware)."""
     return SourceInfo(
         src.id, src.camera_id, src.camera.name, src.uri, src.content_hash, as_utc(src.start_time), src.fps,
         src.frame_count, src.width, src.height, src.status, src.frames_done,
@@ -73,6 +85,7 @@ def source_info(src: m.Source) -> SourceInfo:
 
 
 def find_source_by_hash(s: Session, content_hash: str) -> SourceInfo | None:
+    """The newest source with this file hash (SHA-256 hex), or None."""
     src = s.scalar(select(m.Source).where(m.Source.content_hash == content_hash).order_by(m.Source.id.desc()))
     return source_info(src) if src else None
 
@@ -81,6 +94,7 @@ def create_source(
     s: Session, *, camera_id: int, uri: str, content_hash: str | None, start_time: datetime, fps: float,
     frame_count: int, width: int, height: int, settings: dict,
 ) -> SourceInfo:
+    """Insert a source in status ``running`` with the ingest ``settings`` it was made with."""
     src = m.Source(
         camera_id=camera_id, uri=uri, content_hash=content_hash, start_time=_naive_utc(start_time), fps=fps,
         frame_count=frame_count, width=width, height=height, status="running", frames_done=0,
@@ -92,6 +106,7 @@ def create_source(
 
 
 def set_source_progress(s: Session, source_id: int, *, frames_done: int, status: str | None = None) -> None:
+    """Record how many frames of a source are stored, and optionally its new status."""
     values: dict = {"frames_done": frames_done}
     if status:
         values["status"] = status
@@ -99,11 +114,13 @@ def set_source_progress(s: Session, source_id: int, *, frames_done: int, status:
 
 
 def get_source(s: Session, source_id: int) -> SourceInfo | None:
+    """The source with this id, or None."""
     src = s.get(m.Source, source_id)
     return source_info(src) if src else None
 
 
 def list_sources(s: Session, camera_id: int | None = None) -> list[SourceInfo]:
+    """Sources (of one camera, or all), by start time."""
     q = select(m.Source).order_by(m.Source.start_time)
     if camera_id is not None:
         q = q.where(m.Source.camera_id == camera_id)
@@ -122,6 +139,7 @@ def delete_source(s: Session, source_id: int) -> None:
 
 # ---------------------------------------------------------------- tracks and observations
 def track_info(t: m.Track, camera: str) -> TrackInfo:
+    """A track row and its camera's name as a ``TrackInfo``."""
     return TrackInfo(
         t.id, t.source_id, t.camera_id, camera, t.local_id, t.stay_id, t.identity_id, t.first_frame,
         t.last_frame, as_utc(t.start_time), as_utc(t.end_time), t.n_obs,
@@ -129,10 +147,12 @@ def track_info(t: m.Track, camera: str) -> TrackInfo:
 
 
 def max_local_id(s: Session, source_id: int) -> int:
+    """The highest tracker id stored for a source (0 when none): resumed ingests number after it."""
     return int(s.scalar(select(func.max(m.Track.local_id)).where(m.Track.source_id == source_id)) or 0)
 
 
 def last_frame_of_source(s: Session, source_id: int) -> int:
+    """The last frame index with an observation in a source (-1 when none)."""
     v = s.scalar(
         select(func.max(m.Observation.frame)).join(m.Track).where(m.Track.source_id == source_id)
     )
@@ -140,6 +160,7 @@ def last_frame_of_source(s: Session, source_id: int) -> int:
 
 
 def create_track(s: Session, *, source_id: int, camera_id: int, local_id: int, frame: int, t: datetime) -> int:
+    """Insert an empty track starting at ``frame`` / ``t`` and return its id."""
     tr = m.Track(
         source_id=source_id, camera_id=camera_id, local_id=local_id, first_frame=frame, last_frame=frame,
         start_time=_naive_utc(t), end_time=_naive_utc(t), n_obs=0,
@@ -181,10 +202,12 @@ def add_observations(s: Session, rows: Sequence[ObservationRecord]) -> None:
 
 
 def set_thumbnail(s: Session, track_id: int, jpeg: bytes) -> None:
+    """Store a track's thumbnail (JPEG bytes)."""
     s.execute(update(m.Track).where(m.Track.id == track_id).values(thumbnail=jpeg))
 
 
 def get_thumbnail(s: Session, track_id: int) -> bytes | None:
+    """A track's thumbnail JPEG, or None."""
     return s.scalar(select(m.Track.thumbnail).where(m.Track.id == track_id))
 
 
@@ -192,6 +215,7 @@ def list_tracks(
     s: Session, *, camera_id: int | None = None, source_id: int | None = None, identity_id: int | None = None,
     t_from: datetime | None = None, t_to: datetime | None = None, ids: Iterable[int] | None = None,
 ) -> list[TrackInfo]:
+    """Tracks matching every filter given (time filters keep tracks overlapping the span), by start time."""
     q = select(m.Track, m.Camera.name).join(m.Camera, m.Camera.id == m.Track.camera_id)
     if camera_id is not None:
         q = q.where(m.Track.camera_id == camera_id)
@@ -210,6 +234,7 @@ def list_tracks(
 
 
 def observations(s: Session, track_ids: Sequence[int]) -> list[ObservationRecord]:
+    """Every observation of the tracks, by track then frame; keypoints (17, 3) float32."""
     q = (
         select(m.Observation)
         .where(m.Observation.track_id.in_(list(track_ids)))
@@ -225,6 +250,7 @@ def observations(s: Session, track_ids: Sequence[int]) -> list[ObservationRecord
 
 
 def set_stay_ids(s: Session, mapping: dict[int, int]) -> None:
+    """Set each track's stay id (track id -> stay id)."""
     for tid, stay in mapping.items():
         s.execute(update(m.Track).where(m.Track.id == tid).values(stay_id=stay))
 
@@ -276,11 +302,13 @@ def _infer_parts(e: m.Embedding, flat_dim: int) -> int:
 
 # ---------------------------------------------------------------- settings
 def get_setting(s: Session, key: str) -> dict | None:
+    """The stored setting ``key``, or None."""
     row = s.get(m.Setting, key)
     return row.value if row else None
 
 
 def put_setting(s: Session, key: str, value: dict) -> None:
+    """Insert or replace the setting ``key``."""
     row = s.get(m.Setting, key)
     if row is None:
         s.add(m.Setting(key=key, value=value))

@@ -14,6 +14,7 @@ from PySide6.QtTest import QTest
 from app.config import Config
 from app.store import open_database, queries, repo
 from ui.app import build_window
+from ui.models.jobs import REDO_OPTION, IngestJobModel
 from ui.views.ingest import AddVideoDialog
 from ui.views.player import fit_rect
 
@@ -42,6 +43,14 @@ def test_add_video_select_search_confirm_updates_gallery(qtbot, tmp_path: Path, 
         row = ctl.ingest.model.job(job)
         assert row.status == "complete", row.message
         assert row.done == 40 and row.percent == 100
+        # the same file again: recognised by its content and skipped, in the application's words (no CLI flag)
+        [again] = ctl.add_videos(dialog.requests())
+        qtbot.waitUntil(lambda: not ctl.ingest.model.job(again).active, timeout=WAIT)
+        skipped = ctl.ingest.model.job(again)
+        assert skipped.status == "skipped" and "already ingested" in skipped.message, skipped.message
+        assert "--force" not in skipped.message and REDO_OPTION in skipped.message
+        progress = ctl.ingest.model.index(ctl.ingest.model.rowCount() - 1, IngestJobModel.PROGRESS)
+        assert ctl.ingest.model.data(progress) == "already in the store: nothing done"
         # the gallery refreshes by itself after the ingest
         qtbot.waitUntil(lambda: ctl.gallery.model.rowCount() > 1 and ctl.runner.pending == 0, timeout=WAIT)
         before = ctl.gallery.model.rowCount()
@@ -85,7 +94,7 @@ def test_add_video_select_search_confirm_updates_gallery(qtbot, tmp_path: Path, 
         # a long file can be cancelled while it runs: what was processed is kept, the source is incomplete
         [long_job] = ctl.add_videos([AddVideoDialog([vtest_path], cameras=["entrance"]).requests()[0]])
         qtbot.waitUntil(lambda: ctl.ingest.model.job(long_job).done >= 2, timeout=WAIT)
-        window.jobs.table.selectRow(ctl.ingest.model.rowCount() - 1)
+        assert window.jobs.table.selectionModel().selectedRows() == []  # Cancel needs no row selected
         assert window.jobs.cancel_button.isEnabled()
         window.jobs.cancel_button.click()
         qtbot.waitUntil(lambda: not ctl.ingest.model.job(long_job).active, timeout=WAIT)

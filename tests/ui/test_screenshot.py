@@ -43,8 +43,8 @@ def test_screenshot_command_writes_a_non_blank_png(tmp_path: Path, ui_store, vie
 def test_ui_command_user_errors(tmp_path: Path, ui_store, qapp) -> None:
     import argparse
 
-    from ui import command as ui_command
     from app.errors import UserError
+    from ui import command as ui_command
 
     parser = argparse.ArgumentParser()
     ui_command.add_arguments(parser)

@@ -62,8 +62,8 @@ class GalleryController(QObject):
     def _on_gallery(self, data: loaders.GalleryData) -> None:
         keep = self._want_selected if self._want_selected is not None else self._detail_id
         self.view.filters.set_cameras(data.cameras)
-        self.model.set_rows(data.identities)
-        self.view.set_empty(not data.identities)
+        self.model.set_rows(data.identities)  # a reset clears the selection without a selectionChanged signal
+        self.view.set_empty(not data.identities, filtered=self.view.filters.filtering())
         n = len(data.identities)
         self.view.count_label.setText(f"{n} identit{'y' if n == 1 else 'ies'}")
         missing = [i.id for i in data.identities if not self.model.thumbnails(i.id)]
@@ -73,8 +73,8 @@ class GalleryController(QObject):
         self._want_selected = None
         if keep is not None and self.model.row_of(keep) is not None:
             self.select_identity(keep)
-        else:
-            self._show_detail(None)
+        else:  # nothing selected now: buttons and detail must say so (the reset sent no selectionChanged)
+            self._on_cards_selection(QItemSelection(), QItemSelection())
         self.loaded = True
 
     def _on_cards(self, cards: dict) -> None:

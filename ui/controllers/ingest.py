@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from PySide6.QtCore import QItemSelection, QObject, Signal
+from PySide6.QtCore import QItemSelection, QObject, Signal, Slot
 
 from app.runtime import IngestRequest
-from ui.models.base import ROW_ROLE
+from ui.models.base import ROW_ROLE, plain_tooltip
 from ui.models.jobs import IngestJobModel, JobRow
 from ui.views.ingest import JobsPanel
 from ui.workers import IngestWorker
@@ -48,6 +48,7 @@ class IngestController(QObject):
             self.model.add_job(JobRow(job_id=job_id, path=req.path, camera=req.camera, start=req.start))
             ids.append(job_id)
         self._report()
+        self._on_selection(QItemSelection(), QItemSelection())
         return ids
 
     def cancel(self, job_id: int) -> None:
@@ -56,28 +57,45 @@ class IngestController(QObject):
             self.worker.cancel(job_id)
             self.model.update_job(job_id, message="cancelling…")
 
+    def cancel_targets(self) -> list[JobRow]:
+        """What Cancel stops: the selected jobs still queued or running, else the running one (else the next)."""
+        selected = [ix.data(ROW_ROLE) for ix in self.panel.table.selectionModel().selectedRows()]
+        chosen = [r for r in selected if r.active]
+        if chosen:
+            return chosen
+        active = self.model.active_jobs()
+        running = [r for r in active if r.status == "running"]
+        return running or active[:1]
+
     def cancel_selected(self) -> None:
-        for ix in self.panel.table.selectionModel().selectedRows():
-            self.cancel(ix.data(ROW_ROLE).job_id)
+        for row in self.cancel_targets():
+            self.cancel(row.job_id)
 
     def _on_selection(self, _s: QItemSelection, _d: QItemSelection) -> None:
-        rows = [ix.data(ROW_ROLE) for ix in self.panel.table.selectionModel().selectedRows()]
-        self.panel.cancel_button.setEnabled(any(r.active for r in rows))
+        targets = self.cancel_targets()
+        self.panel.cancel_button.setEnabled(bool(targets))
+        self.panel.cancel_button.setToolTip(plain_tooltip(
+            "Cancel " + ", ".join(r.path.name for r in targets) + " (what was processed is kept)" if targets
+            else "Nothing to cancel"))
 
     def _update(self, job_id: int, **changes: object) -> None:
         self.model.update_job(job_id, **changes)
         self._report()
         self._on_selection(QItemSelection(), QItemSelection())
 
+    @Slot(int)
     def _on_started(self, job_id: int) -> None:
         self._update(job_id, status="running")
 
+    @Slot(int, int, int)
     def _on_progress(self, job_id: int, done: int, total: int) -> None:
         self._update(job_id, done=done, total=total)
 
+    @Slot(int, str)
     def _on_failed(self, job_id: int, message: str) -> None:
         self._on_finished(job_id, "failed", message)
 
+    @Slot(int, str, str)
     def _on_finished(self, job_id: int, status: str, message: str) -> None:
         row = self.model.job(job_id)
         done = row.total if row is not None and status == "complete" and row.total else None
@@ -88,6 +106,7 @@ class IngestController(QObject):
         log.info("ingest job %d %s: %s", job_id, status, message)
         self.job_done.emit(job_id, status, message)
 
+    @Slot(str)
     def _on_state(self, state: str) -> None:
         self._state = "" if state == "idle" else state
         self._report()

@@ -15,6 +15,7 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 from app.errors import UserError
+from app.identity import confidence
 from app.runtime import Runtime
 from app.store import Database, queries, repo
 from app.store.records import IdentityInfo, SourceInfo, TrackInfo
@@ -84,7 +85,8 @@ def load_pending(db: Database, *, limit: int = 200) -> list[MatchRow]:
     ids = {t for mt in matches for t in (mt.track_a, mt.track_b)}
     with db.session() as s:
         tracks = {t.id: t for t in repo.list_tracks(s, ids=ids)}
-    return [MatchRow(mt, tracks[mt.track_a], tracks[mt.track_b]) for mt in matches
+        sure = confidence.match_confidences(s, [mt.id for mt in matches])
+    return [MatchRow(mt, tracks[mt.track_a], tracks[mt.track_b], sure.get(mt.id)) for mt in matches
             if mt.track_a in tracks and mt.track_b in tracks]
 
 
@@ -154,4 +156,4 @@ def load_image_query(path: Path) -> QueryInfo:
 
 def search_image_file(runtime: Runtime, db: Database, path: Path, **filters: object) -> list:
     """``Runtime.search_by_image`` on an image file (the largest person in it is the query)."""
-    return runtime.search_by_image(db, read_image_file(path), **filters)  # type: ignore[arg-type]
+    return runtime.search_by_image(db, read_image_file(path), image_name=str(path), **filters)  # type: ignore[arg-type]

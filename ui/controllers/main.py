@@ -6,15 +6,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QObject, QSettings
-from PySide6.QtWidgets import QDialog, QFileDialog, QLabel
+from PySide6.QtCore import QCoreApplication, QObject, QSettings, Slot
+from PySide6.QtWidgets import QDialog, QFileDialog
 
 from app.config import Config
 from app.identity import decisions
+from app.privacy.audit import set_operator
 from app.runtime import IngestRequest, Runtime
-from app.store import Database, open_database
+from app.store import Database, open_database, queries
 from ui.controllers.gallery import GalleryController
 from ui.controllers.ingest import IngestController
 from ui.controllers.player import PlayerController
@@ -65,6 +67,7 @@ class MainController(QObject):
         super().__init__(window)
         self.window, self.db, self.base_config, self.qsettings = window, db, base_config, qsettings
         self.settings = read_settings(qsettings, UiSettings.from_config(base_config))
+        set_operator(self.settings.operator or None)  # "who" of every search, export and decision (audit trail)
         # one runtime for the window: ingest, search and live monitoring share its detector and encoder
         self.runtime = Runtime(self.config())
         self.runner = TaskRunner(max_threads=2, parent=self)
@@ -84,6 +87,7 @@ class MainController(QObject):
         if start_ingest:
             self.ingest_worker.start()
         w.db_label.setText(f"Database: {db.path}")
+        self.load_time_span()
         self.runner.submit(device_text, self.config().device, on_done=w.device_label.setText,
                            on_error=lambda m: w.device_label.setText(f"Device: {m}"))
         self._on_tab_changed(w.tabs.currentIndex())
@@ -114,6 +118,7 @@ class MainController(QObject):
         w.files_dropped.connect(self.ask_add_videos)
         w.export_action.triggered.connect(self.ask_export)
         w.settings_action.triggered.connect(self.edit_settings)
+        w.audit_action.triggered.connect(self.show_audit)
         w.quit_action.triggered.connect(w.close)
         w.play_action.triggered.connect(self.player.toggle_play)
         w.step_back_action.triggered.connect(lambda: self.player.step(-1))
@@ -132,11 +137,22 @@ class MainController(QObject):
 
     # ------------------------------------------------------------------ navigation
     def refresh_all(self) -> None:
+        self.load_time_span()
         self.gallery.refresh()
         self.review.refresh()
         self.player.refresh_sources()
         self.player.refresh_frame()
         self.search.refresh()
+
+    def load_time_span(self) -> None:
+        """Start the time filters (gallery, search) at the store's first and last sighting, not at 'now'."""
+        self.runner.submit(queries.time_span, self.db, on_done=self._on_time_span, on_error=self.show_message,
+                           key="store.span")
+
+    def _on_time_span(self, span: tuple | None) -> None:
+        if span is not None:
+            for bar in (self.window.gallery.filters, self.window.search.filters):
+                bar.set_time_range(*span)
 
     def jump(self, track_id: int, source_id: int, frame: int) -> None:
         """Show a moment in the player with the person selected."""
@@ -172,13 +188,9 @@ class MainController(QObject):
 
     def _open_live(self) -> None:
         """Build the live page on first use (its package loads the live-monitor machinery)."""
-        try:
-            from ui.live import LivePage
-            from ui.live.controller import LiveController
-        except ImportError as exc:
-            self.window.live_layout.addWidget(QLabel(f"Live monitoring is not available: {exc}"))
-            self.live = QObject(self)
-            return
+        from ui.live import LivePage  # a packaging error shows as one; it never quietly removes the page
+        from ui.live.controller import LiveController
+
         self.live = LiveController(self.db.path, self.runtime, parent=self)
         self.window.live_layout.addWidget(LivePage(controller=self.live))
 
@@ -206,11 +218,6 @@ class MainController(QObject):
         self.runner.submit(undo, self.db, on_done=self._on_store_changed, on_error=self.show_message)
 
     def relink(self) -> None:
-        try:
-            import app.identity.linking  # noqa: F401 - only to say clearly when linking is not installed
-        except ImportError:
-            self.show_message("identity linking is not available in this build")
-            return
         self.show_message("linking identities…")
         self.runner.submit(relink, self.db, self.config(), on_done=self._on_store_changed, on_error=self.show_message)
 
@@ -231,8 +238,13 @@ class MainController(QObject):
             self.add_videos(dialog.requests())
 
     def _camera_names(self) -> list[str]:
-        combo = self.window.gallery.filters.camera_combo
-        return [combo.itemData(i) for i in range(combo.count()) if combo.itemData(i)]
+        """Cameras to suggest for recorded video: those earlier videos were filed under, the latest first (a
+        live camera is never suggested: a file is rarely its recording, and the operator can still type it)."""
+        try:
+            return queries.video_cameras(self.db)
+        except Exception as exc:  # a suggestion only: the dialog still works without it
+            log.warning("cannot list the video cameras: %s", exc)
+            return []
 
     def add_videos(self, requests: Sequence[IngestRequest]) -> list[int]:
         """Queue files for ingestion and show the ingestion panel."""
@@ -257,23 +269,35 @@ class MainController(QObject):
                            on_done=lambda p: self.show_message(f"report written to {p}"))
 
     def edit_settings(self) -> None:
-        default_db = self.base_config.db
-        dialog = SettingsDialog(self.settings, default_db=default_db, parent=self.window)
+        dialog = SettingsDialog(self.settings, default_db=self.base_config.db, open_db=self.db.path,
+                                parent=self.window)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         self.apply_settings(dialog.values())
 
     def apply_settings(self, new: UiSettings) -> None:
-        """Persist the settings; the next ingestion uses them, and a new database is opened at once."""
-        old_db = self.settings.db or self.base_config.db
+        """Persist the settings; the next ingestion uses them, and another database is opened at once.
+
+        The database is compared with the one *open* (which ``--db`` may have chosen), not with the saved
+        choice; leaving the open one in the field keeps the saved choice as it was."""
+        chosen_db = Path(new.db or self.base_config.db).expanduser()
+        switch = chosen_db.resolve() != Path(self.db.path).expanduser().resolve()
+        if not switch:
+            new = replace(new, db=self.settings.db)
         self.settings = new
         write_settings(self.qsettings, new)
+        set_operator(new.operator or None)
         self.runtime.set_config(self.config())
         self.runner.submit(device_text, self.config().device, on_done=self.window.device_label.setText,
                            on_error=self.show_message)
-        new_db = new.db or self.base_config.db
-        if Path(new_db).expanduser().resolve() != Path(old_db).expanduser().resolve():
-            self.switch_database(Path(new_db))
+        if switch:
+            self.switch_database(chosen_db)
+
+    def show_audit(self) -> None:
+        """The read-only audit trail of the open store, in a dialog."""
+        from ui.views.audit import AuditDialog
+
+        AuditDialog(self.db, parent=self.window).open()
 
     def switch_database(self, path: Path) -> None:
         if self.ingest.model.active_jobs() or getattr(self.live, "running", False):
@@ -301,6 +325,7 @@ class MainController(QObject):
         log.info("%s", text)
         self.window.statusBar().showMessage(text, 10000)
 
+    @Slot(str)
     def _on_device(self, text: str) -> None:
         self.window.device_label.setText(f"Device: {text}")
 

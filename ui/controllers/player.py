@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from app.store import Database
 from app.store.records import SourceInfo
@@ -202,6 +202,7 @@ class PlayerController(QObject):
         self.seek(self._frame + 1)
 
     # ------------------------------------------------------------------ frames
+    @Slot(object)
     def _on_frame(self, result: FrameResult) -> None:
         if self._source is None or result.source_id != self._source.id:
             return
@@ -215,6 +216,7 @@ class PlayerController(QObject):
         self._describe_selection()
         self.frame_shown.emit(result.source_id, result.frame)
 
+    @Slot(str)
     def _on_failed(self, message: str) -> None:
         self._awaiting = False
         self.pause()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QItemSelection, QObject, Signal
 
 from app.identity import decisions
+from app.identity.confidence import format_confidence
 from app.store import Database
 from ui.controllers import loaders
 from ui.models.base import ROW_ROLE, fmt_span, identity_label
@@ -89,11 +90,12 @@ class ReviewController(QObject):
         for thumb, caption, tr in ((self.view.thumb_a, self.view.caption_a, row.a),
                                    (self.view.thumb_b, self.view.caption_b, row.b)):
             thumb.set_image(self._big.get(tr.id))  # type: ignore[arg-type]
-            caption.setText(f"<b>track #{tr.id}</b> · {tr.camera}<br>{fmt_span(tr.start_time, tr.end_time)}<br>"
+            caption.setText(f"track #{tr.id} · {tr.camera}\n{fmt_span(tr.start_time, tr.end_time)}\n"
                             f"{identity_label(tr.identity_id, None)}")
         self.view.match_label.setText(
-            f"{KIND_LABELS.get(row.match.kind, row.match.kind)} · distance {row.match.distance:.3f}<br>"
-            "Are these the same person?")
+            f"{KIND_LABELS.get(row.match.kind, row.match.kind)} · confidence {format_confidence(row.confidence)} "
+            f"(distance {row.match.distance:.3f})\nAre tracks #{row.a.id} and #{row.b.id} the same person? "
+            "C: same person, R: different people")
 
     # ------------------------------------------------------------------ decisions
     def confirm_selected(self) -> None:

@@ -10,6 +10,7 @@ from PySide6.QtCore import QItemSelection, QObject, Signal
 from PySide6.QtWidgets import QFileDialog
 
 from app.identity import decisions
+from app.identity.confidence import format_confidence
 from app.runtime import Runtime
 from app.store import Database
 from ui.controllers import loaders
@@ -37,6 +38,8 @@ class SearchController(QObject):
         self._query: loaders.QueryInfo | None = None
         self._image_path: Path | None = None
         self._candidate: int | None = None
+        self._shown_for: object = None  # the query whose results the table shows (a track id or an image path)
+        self._running_for: object = None  # the query of the search in flight
         self.searching = False
         view.use_selection_button.clicked.connect(self.use_candidate)
         view.image_button.clicked.connect(self.ask_image)
@@ -85,6 +88,7 @@ class SearchController(QObject):
         self.view.query_thumb.set_image(query.image)
         self.view.query_label.setText(query.label)
         self.view.search_button.setEnabled(True)
+        self._on_result_selection(QItemSelection(), QItemSelection())  # the shown results are not this query's
         self.run()
 
     # ------------------------------------------------------------------ searching
@@ -95,6 +99,7 @@ class SearchController(QObject):
         filters = {"k": self.view.k_spin.value(), "cameras": self.view.filters.cameras(), "t_from": t_from,
                    "t_to": t_to}
         self.searching = True
+        self._running_for = self._query.track.id if self._query.track is not None else self._image_path
         self.view.status_label.setText("Searching…")
         if self._query.track is not None:
             self.runner.submit(self.runtime.search_by_track, self.db, self._query.track.id, **filters,
@@ -105,14 +110,22 @@ class SearchController(QObject):
 
     def _on_hits(self, hits: list) -> None:
         self.searching = False
-        previous = self.selected_hit()
-        self.model.set_rows(hits)
+        # The same query again (after a decision): keep the result the operator was on. A new query: nothing
+        # is selected, so C / R never act on a result of the previous search the operator has not looked at.
+        same_query = self._running_for == self._shown_for
+        previous = self.selected_hit() if same_query else None
+        self._shown_for = self._running_for
+        self.model.set_rows(hits)  # a reset clears the selection without a selectionChanged signal
         n = len(hits)
-        self.view.status_label.setText(f"{n} match{'es' if n != 1 else ''}, closest first" if n else
-                                       "No matches: widen the camera or time filter")
+        self.view.status_label.setText(
+            (f"{n} match{'es' if n != 1 else ''}, closest first" + ("" if same_query else
+                                                                     ": select one to see it and decide"))
+            if n else "No matches: widen the camera or time filter")
+        again = self.model.row_of(previous.track_id) if previous is not None else None  # type: ignore[attr-defined]
+        if again is not None:
+            self.view.results.selectRow(again)
+        self._on_result_selection(QItemSelection(), QItemSelection())
         if hits:
-            again = self.model.row_of(previous.track_id) if previous is not None else None  # type: ignore[attr-defined]
-            self.view.results.selectRow(again or 0)
             self.runner.submit(loaders.load_track_thumbnails, self.db, [h.track_id for h in hits],
                                on_done=self._on_thumbs)
 
@@ -133,19 +146,42 @@ class SearchController(QObject):
 
     def _on_result_selection(self, _sel: QItemSelection, _desel: QItemSelection) -> None:
         hit = self.selected_hit()
-        can_decide = hit is not None and self.query_track is not None
+        can_decide = self.decision_pair() is not None
         self.view.confirm_button.setEnabled(can_decide)
         self.view.reject_button.setEnabled(can_decide)
         self.view.play_button.setEnabled(hit is not None)
         if hit is None:
             self.view.result_thumb.set_image(None)
+            self.view.result_title.setText("")
             self.view.result_label.setText("")
+            self.view.decision_label.setText("Select a result to see it and decide on it" if self.model.rowCount()
+                                             else "")
+            for b in (self.view.confirm_button, self.view.reject_button):
+                b.setToolTip("")
             return
-        self.view.result_thumb.set_image(self.model.thumbnail(hit.track_id))  # type: ignore[attr-defined]
+        h = hit
+        self.view.result_thumb.set_image(self.model.thumbnail(h.track_id))  # type: ignore[attr-defined]
+        self.view.result_title.setText(identity_label(h.identity_id, h.identity_name))  # type: ignore[attr-defined]
         self.view.result_label.setText(
-            f"<b>{identity_label(hit.identity_id, hit.identity_name)}</b><br>"  # type: ignore[attr-defined]
-            f"track #{hit.track_id} · {hit.camera}<br>{fmt_span(hit.start_time, hit.end_time)}<br>"  # type: ignore[attr-defined]
-            f"distance {hit.distance:.3f}")  # type: ignore[attr-defined]
+            f"track #{h.track_id} · {h.camera}\n{fmt_span(h.start_time, h.end_time)}\n"  # type: ignore[attr-defined]
+            f"confidence {format_confidence(h.confidence)} · distance {h.distance:.3f}")  # type: ignore[attr-defined]
+        pair = self.decision_pair()
+        if pair is None:
+            self.view.decision_label.setText("An image query: search from a stored person to confirm or reject")
+        else:
+            self.view.decision_label.setText(f"C / R decide: query track #{pair[0]} and track #{pair[1]} "
+                                             f"({identity_label(h.identity_id, h.identity_name)}, "  # type: ignore[attr-defined]
+                                             f"{h.camera}), confidence {format_confidence(h.confidence)}")  # type: ignore[attr-defined]
+            self.view.confirm_button.setToolTip(f"Tracks #{pair[0]} and #{pair[1]} are the same person")
+            self.view.reject_button.setToolTip(f"Tracks #{pair[0]} and #{pair[1]} are different people")
+
+    def decision_pair(self) -> tuple[int, int] | None:
+        """(query track, selected result's track): what C / R would decide now; None when they would do nothing."""
+        hit = self.selected_hit()
+        query = self.query_track
+        if hit is None or query is None or self._shown_for != query:
+            return None
+        return query, hit.track_id  # type: ignore[attr-defined]
 
     def play_selected(self) -> None:
         hit = self.selected_hit()
@@ -159,12 +195,12 @@ class SearchController(QObject):
         self._decide(decisions.reject_match, "rejected: different people")
 
     def _decide(self, fn: Callable, what: str) -> None:
-        hit = self.selected_hit()
-        query = self.query_track
-        if hit is None or query is None:
+        pair = self.decision_pair()
+        if pair is None:
             return
-        text = f"tracks #{query} and #{hit.track_id} {what}"  # type: ignore[attr-defined]
-        self.runner.submit(fn, self.db, query, hit.track_id, on_error=self._fail,  # type: ignore[attr-defined]
+        query, track = pair
+        text = f"tracks #{query} and #{track} {what}"
+        self.runner.submit(fn, self.db, query, track, on_error=self._fail,
                            on_done=lambda _info: self.store_changed.emit(text))
 
     def refresh(self) -> None:

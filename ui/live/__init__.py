@@ -12,7 +12,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -27,6 +26,8 @@ from ui.live.alerts import AlertListModel, AlertPanel
 from ui.live.camera_dialog import AddCameraDialog
 from ui.live.controller import LiveController, LiveFrame, LiveOptions
 from ui.live.grid import CameraTile, LiveGridWidget
+from ui.models.base import plain_tooltip
+from ui.views.common import plain_label
 
 NAME_ROLE = int(Qt.ItemDataRole.UserRole) + 1
 
@@ -39,7 +40,7 @@ class LivePage(QWidget):
         self.controller = controller
         self.add_dialog: AddCameraDialog | None = None
         self.grid = LiveGridWidget()
-        self.status_label = QLabel("Add a camera to start watching (the models load on first use).")
+        self.status_label = plain_label("Add a camera to start watching (the models load on first use).")
         self.status_label.setWordWrap(True)
         self.camera_list = QListWidget()
         self.camera_list.setMaximumHeight(150)
@@ -115,7 +116,7 @@ class LivePage(QWidget):
         self.grid.add_camera(name, source)
         item = QListWidgetItem(f"{name} — {source}")
         item.setData(NAME_ROLE, name)
-        item.setToolTip(source)
+        item.setToolTip(plain_tooltip(source))
         self.camera_list.addItem(item)
         self.camera_list.setCurrentItem(item)
 
@@ -131,8 +132,9 @@ class LivePage(QWidget):
         item = self._item(health.camera)
         if item is not None:
             source = self.controller.cameras().get(health.camera, health.source)
-            item.setText(f"{health.camera} — {health.state.value} — {source}")
-            item.setToolTip(health.describe())
+            trouble = f": {health.last_error}" if health.last_error and not health.is_live else ""
+            item.setText(f"{health.camera} — {health.state.value}{trouble} — {source}")
+            item.setToolTip(plain_tooltip(health.describe()))
 
     def _on_alert(self, alert: Alert) -> None:
         self.alerts.add_alert(alert)

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QPushButton,
     QTableView,
     QVBoxLayout,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.live.monitor import Alert
 from ui.models.base import SORT_ROLE, RowTableModel, fmt_time, identity_label
+from ui.views.common import plain_label
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class AlertPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(AlertListModel.IDENTITY, QHeaderView.ResizeMode.Stretch)
-        self.count_label = QLabel()
+        self.count_label = plain_label()
         self.clear_button = QPushButton("Clear")
         self.clear_button.setToolTip("Empty this list (alerts stay in the log and the store)")
         top = QHBoxLayout()

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLineEdit, QVBoxLayout, QWidget
 
 from app.errors import UserError
-from app.live.redact import redact_url
+from app.live.redact import redact_text, redact_url
+from ui.views.common import plain_label
 
 SubmitFn = Callable[[str, str], object]
 HINT = ("rtsp://user:password@host:554/stream, http(s)://…, a video file, a device number, or env:VARIABLE "
@@ -40,10 +41,10 @@ class AddCameraDialog(QDialog):
         self.url_edit.setMinimumWidth(420)
         self.url_edit.setToolTip(HINT)
         self.url_edit.installEventFilter(self)
-        self.hint_label = QLabel(HINT)
+        self.hint_label = plain_label(HINT)
         self.hint_label.setWordWrap(True)
         self.hint_label.setStyleSheet("QLabel { color: #888; }")
-        self.error_label = QLabel()
+        self.error_label = plain_label()
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("QLabel { color: #d33; }")
         self.error_label.hide()
@@ -110,7 +111,7 @@ class AddCameraDialog(QDialog):
         try:
             self._submit(name, self._url.strip())
         except UserError as exc:
-            self._show_error(str(exc))
+            self._show_error(redact_text(str(exc)))  # already redacted; fail closed all the same
             return
         self.url_edit.clear()  # the secret now lives in the controller only
         self.accept()

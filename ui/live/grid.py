@@ -12,12 +12,13 @@ from datetime import datetime, timedelta, timezone
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPaintEvent, QPen, QResizeEvent
-from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QStackedLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QSizePolicy, QStackedLayout, QWidget
 
 from app.live.health import CameraHealth, CameraState
 from app.live.monitor import Alert
 from ui.live.controller import LiveFrame, TileOverlay
-from ui.models.base import fmt_time, identity_label
+from ui.models.base import fmt_time, identity_label, plain_tooltip
+from ui.views.common import plain_label
 from ui.views.player import colour_for, fit_rect
 
 HEADER_H = 22
@@ -63,7 +64,7 @@ class CameraTile(QWidget):
         self.selected = False
         self.setMinimumSize(240, 180)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setToolTip(f"{name}: {source}")
+        self.setToolTip(plain_tooltip(f"{name}: {source}"))
 
     # ---- data in
     def set_frame(self, frame: LiveFrame) -> None:
@@ -95,6 +96,22 @@ class CameraTile(QWidget):
         if self.health is None:
             return f"{self.name} connecting"
         return self.health.describe(now)
+
+    def placeholder_text(self, now: datetime | None = None) -> str:
+        """What the picture area says while no frame has arrived: the connection's trouble when there is one
+        (the same reason the health badge gives), never a plain "waiting" while the camera refuses."""
+        h = self.health
+        if h is None or (h.state in (CameraState.CONNECTING, CameraState.LIVE) and not h.last_error):
+            return "waiting for the first frame…"
+        reason = h.last_error or h.state.value
+        if h.state in (CameraState.RECONNECTING, CameraState.STALLED, CameraState.CONNECTING):
+            now = now or datetime.now(timezone.utc)
+            when = (f" in {max(0.0, (h.retry_at - now).total_seconds()):.0f} s" if h.retry_at is not None
+                    else "")
+            return f"no picture: {reason}; trying again{when}"
+        if h.state is CameraState.FAILED:
+            return f"no picture: {reason}; gave up (remove the camera and add it again to retry)"
+        return f"no picture: {reason}"
 
     def badge_colour(self) -> QColor:
         return STATE_COLOURS[self.state]
@@ -182,7 +199,8 @@ class CameraTile(QWidget):
         area = self.image_area()
         if self.frame is None:
             p.setPen(QColor(170, 170, 170))
-            p.drawText(area, Qt.AlignmentFlag.AlignCenter, "waiting for the first frame…")
+            p.drawText(area.adjusted(8, 0, -8, 0), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                       self.placeholder_text())
             return
         img = self.frame.image
         left, top, scale = fit_rect(img.width(), img.height(), int(area.width()), int(area.height()))
@@ -245,7 +263,7 @@ class LiveGridWidget(QWidget):
         self._grid = QGridLayout(self._grid_host)
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setSpacing(6)
-        self._empty = QLabel("No cameras yet. Add one with “Add camera…”: its live picture, the people "
+        self._empty = plain_label("No cameras yet. Add one with “Add camera…”: its live picture, the people "
                              "tracked in it and its health appear here.")
         self._empty.setWordWrap(True)
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)

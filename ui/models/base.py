@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
@@ -37,6 +38,14 @@ def identity_label(identity_id: int | None, name: str | None) -> str:
     if identity_id is None:
         return "unlinked"
     return name or f"Person #{identity_id}"
+
+
+def plain_tooltip(text: str | None) -> str:
+    """A tooltip that shows ``text`` as typed. Qt guesses rich text in tooltips as it does in labels, so a
+    stored string (an identity's name, a camera, a file name) is escaped and wrapped: never read as HTML."""
+    if not text:
+        return ""
+    return "<p style='white-space:pre-wrap'>" + html.escape(text, quote=False).replace("\n", "<br>") + "</p>"
 
 
 def scaled_thumb(image: QImage | None, height: int) -> QImage | None:
@@ -110,7 +119,10 @@ class RowTableModel(QAbstractTableModel, Generic[R]):
             return row
         if role == Qt.ItemDataRole.DecorationRole and index.column() in self.THUMB_COLUMNS:
             return self._thumbs.get(self.thumb_key(row, index.column()))
-        return self.cell(row, index.column(), role)
+        value = self.cell(row, index.column(), role)
+        if role == Qt.ItemDataRole.ToolTipRole and isinstance(value, str):
+            return plain_tooltip(value)
+        return value
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():

@@ -10,7 +10,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt
 from PySide6.QtGui import QImage
 
 from app.store.records import IdentityInfo
-from ui.models.base import ROW_ROLE, Index, fmt_time, identity_label, scaled_thumb
+from ui.models.base import ROW_ROLE, Index, fmt_time, identity_label, plain_tooltip, scaled_thumb
 
 THUMBS_ROLE = int(Qt.ItemDataRole.UserRole) + 10  # tuple[(camera, QImage), ...]
 
@@ -109,5 +109,5 @@ class IdentityListModel(QAbstractListModel):
         if role == THUMBS_ROLE:
             return self._thumbs.get(info.id, ())
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{identity_label(info.id, info.name)} (identity {info.id})\n{identity_summary(info)}"
+            return plain_tooltip(f"{identity_label(info.id, info.name)} (identity {info.id})\n{identity_summary(info)}")
         return None

@@ -14,6 +14,7 @@ from ui.models.base import RowTableModel, fmt_time
 PROGRESS_ROLE = int(Qt.ItemDataRole.UserRole) + 20  # int percent 0..100, or -1 when unknown
 
 ACTIVE = ("queued", "running")
+REDO_OPTION = "Ingest again if already in the store"  # the add-videos dialog's check box (IngestRequest.force)
 
 
 @dataclass(frozen=True)
@@ -78,11 +79,13 @@ class IngestJobModel(RowTableModel[JobRow]):
             if column == self.STATUS:
                 return row.status
             if column == self.PROGRESS:
+                if row.status == "skipped":
+                    return "already in the store: nothing done"
                 pct = row.percent
                 frames = f"{row.done}/{row.total}" if row.total else f"{row.done}"
                 return f"{pct} % ({frames} frames)" if pct >= 0 else f"{frames} frames"
         if role == PROGRESS_ROLE and column == self.PROGRESS:
-            return row.percent
+            return None if row.status == "skipped" else row.percent  # None: text, no bar
         if role == Qt.ItemDataRole.ToolTipRole:
             return row.message or str(row.path)
         return None

@@ -26,6 +26,7 @@ class UiSettings:
     conf: float = 0.1
     tracker: str = "bytetrack"
     threshold: float | None = None
+    operator: str = ""  # recorded as "who" in decisions and the audit trail; empty: the OS user
 
     def __post_init__(self) -> None:
         if self.imgsz != "auto" and (not self.imgsz.isdigit() or int(self.imgsz) <= 0 or int(self.imgsz) % 32):
@@ -70,6 +71,7 @@ def read_settings(qs: QSettings, defaults: UiSettings) -> UiSettings:
             conf=float(get("conf", defaults.conf)),
             tracker=str(get("tracker", defaults.tracker)),
             threshold=float(threshold) if threshold is not None else defaults.threshold,
+            operator=str(get("operator", defaults.operator)).strip(),
         )
     except (TypeError, ValueError):
         return defaults
@@ -82,4 +84,5 @@ def write_settings(qs: QSettings, settings: UiSettings) -> None:
     qs.setValue(_PREFIX + "conf", settings.conf)
     qs.setValue(_PREFIX + "tracker", settings.tracker)
     qs.setValue(_PREFIX + "threshold", "" if settings.threshold is None else settings.threshold)
+    qs.setValue(_PREFIX + "operator", settings.operator)
     qs.sync()

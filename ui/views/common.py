@@ -12,6 +12,18 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDateTimeEdit, QHBoxLayout, 
 ALL_CAMERAS = "All cameras"
 
 
+def plain(label: QLabel) -> QLabel:
+    """Make ``label`` show its text as typed. A QLabel guesses rich text by default, so a stored string (an
+    identity's name, a camera, an error message) could render as HTML: hide or fake text. Every label is plain."""
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
+def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
+    """A QLabel that shows ``text`` (and whatever is set later) as plain text."""
+    return plain(QLabel(text, parent))
+
+
 class FilterBar(QWidget):
     """Camera and time-window filter. ``changed`` fires when the operator changes any of them."""
 
@@ -33,7 +45,7 @@ class FilterBar(QWidget):
             edit.setDateTime(QDateTime.currentDateTime())
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(QLabel("Camera:"))
+        layout.addWidget(plain_label("Camera:"))
         layout.addWidget(self.camera_combo)
         layout.addSpacing(8)
         layout.addWidget(self.from_check)
@@ -62,6 +74,20 @@ class FilterBar(QWidget):
         if current and i < 0:
             self.changed.emit()
 
+    def set_time_range(self, first: datetime | None, last: datetime | None) -> None:
+        """Where the From / To fields start when ticked: the store's first and last sighting (whole seconds,
+        widened outwards). Fields already in use keep what the operator chose."""
+        for check, edit, value, up in ((self.from_check, self.from_edit, first, False),
+                                       (self.to_check, self.to_edit, last, True)):
+            if value is None or check.isChecked():
+                continue
+            secs = value.timestamp()
+            edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(-(-secs // 1)) if up else int(secs // 1)))
+
+    def filtering(self) -> bool:
+        """Whether any filter narrows the view (a camera chosen, or a time bound ticked)."""
+        return bool(self.cameras()) or self.from_check.isChecked() or self.to_check.isChecked()
+
     def set_window(self, t_from: datetime | None, t_to: datetime | None) -> None:
         for check, edit, value in ((self.from_check, self.from_edit, t_from), (self.to_check, self.to_edit, t_to)):
             if value is not None:
@@ -87,6 +113,7 @@ class ThumbLabel(QLabel):
 
     def __init__(self, height: int, placeholder: str = "no picture", parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        plain(self)
         self._height = height
         self._placeholder = placeholder
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)

@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QListView,
     QPushButton,
     QSplitter,
@@ -23,9 +22,11 @@ from PySide6.QtWidgets import (
 
 from ui.models.base import ROW_ROLE
 from ui.models.identities import SORT_KEYS, THUMBS_ROLE, identity_summary
-from ui.views.common import FilterBar
+from ui.views.common import FilterBar, plain_label
 
 CARD_W, CARD_H = 268, 236
+EMPTY_STORE = "No identities yet: add a video (File ▸ Add videos…)."
+EMPTY_FILTERED = "No identity was seen by this camera in this time window: widen the filters."
 PAD = 8
 
 
@@ -106,7 +107,7 @@ class GalleryView(QWidget):
         for key, (label, _fn, _desc) in SORT_KEYS.items():
             self.sort_combo.addItem(label, key)
         self.refresh_button = QPushButton("Refresh")
-        self.count_label = QLabel("")
+        self.count_label = plain_label("")
 
         self.cards = QListView()
         self.cards.setViewMode(QListView.ViewMode.IconMode)
@@ -119,16 +120,16 @@ class GalleryView(QWidget):
         self.cards.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.delegate = IdentityCardDelegate(parent=self.cards)
         self.cards.setItemDelegate(self.delegate)
-        self.empty_label = QLabel("No identities yet: add a video (File ▸ Add videos…) or relax the filters.")
+        self.empty_label = plain_label(EMPTY_STORE)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setStyleSheet("color: palette(placeholder-text); padding: 24px;")
 
-        self.detail_title = QLabel("Select an identity")
+        self.detail_title = plain_label("Select an identity")
         f = self.detail_title.font()
         f.setBold(True)
         f.setPointSizeF(f.pointSizeF() * 1.25)
         self.detail_title.setFont(f)
-        self.detail_summary = QLabel("")
+        self.detail_summary = plain_label("")
         self.detail_summary.setWordWrap(True)
         self.rename_button = QPushButton("Rename…")
         self.merge_button = QPushButton("Merge selected")
@@ -151,7 +152,7 @@ class GalleryView(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(self.filters)
         bar.addStretch(1)
-        bar.addWidget(QLabel("Sort:"))
+        bar.addWidget(plain_label("Sort:"))
         bar.addWidget(self.sort_combo)
         bar.addWidget(self.refresh_button)
         left = QWidget()
@@ -169,7 +170,7 @@ class GalleryView(QWidget):
         head.addWidget(self.merge_button)
         right_layout.addLayout(head)
         right_layout.addWidget(self.detail_summary)
-        right_layout.addWidget(QLabel("Sightings:"))
+        right_layout.addWidget(plain_label("Sightings:"))
         right_layout.addWidget(self.tracks, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.play_button)
@@ -186,5 +187,6 @@ class GalleryView(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.splitter, 1)
 
-    def set_empty(self, empty: bool) -> None:
+    def set_empty(self, empty: bool, *, filtered: bool = False) -> None:
+        self.empty_label.setText(EMPTY_FILTERED if filtered else EMPTY_STORE)
         self.empty_label.setVisible(empty)

@@ -11,6 +11,7 @@ from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QCheckBox,
     QComboBox,
     QDateTimeEdit,
     QDialog,
@@ -32,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.runtime import IngestRequest
-from ui.models.jobs import PROGRESS_ROLE
+from ui.models.jobs import PROGRESS_ROLE, REDO_OPTION
 
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".wmv", ".webm", ".ts", ".mts", ".flv")
 VIDEO_FILTER = "Videos (" + " ".join(f"*{s}" for s in VIDEO_SUFFIXES) + ");;All files (*)"
@@ -71,6 +72,10 @@ class AddVideoDialog(QDialog):
         self.fps_spin.setDecimals(2)
         self.fps_spin.setSpecialValueText("as the file says")
         self.fps_spin.setValue(0.0)
+        self.force_check = QCheckBox(REDO_OPTION)
+        self.force_check.setToolTip("A file already ingested is recognised by its content and skipped; tick this "
+                                    "to delete what was stored from it and ingest it again (e.g. under another "
+                                    "camera)")
         start = QVBoxLayout()
         start.addWidget(self.file_time_radio)
         row = QHBoxLayout()
@@ -82,6 +87,7 @@ class AddVideoDialog(QDialog):
         form.addRow("Camera:", self.camera_combo)
         form.addRow("First frame at:", start)
         form.addRow("Frame rate:", self.fps_spin)
+        form.addRow("", self.force_check)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self._accept_if_valid)
         self.buttons.rejected.connect(self.reject)
@@ -108,7 +114,8 @@ class AddVideoDialog(QDialog):
         if self.explicit_radio.isChecked():
             start = datetime.fromtimestamp(self.start_edit.dateTime().toSecsSinceEpoch(), timezone.utc)
         fps = self.fps_spin.value() or None
-        return [IngestRequest(path=Path(self.files.item(i).text()), camera=self.camera(), start=start, fps=fps)
+        return [IngestRequest(path=Path(self.files.item(i).text()), camera=self.camera(), start=start, fps=fps,
+                              force=self.force_check.isChecked())
                 for i in range(self.files.count())]
 
     def _update_ok(self) -> None:

@@ -8,7 +8,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
-    QLabel,
     QMainWindow,
     QProgressBar,
     QTabWidget,
@@ -17,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.views.common import plain_label
 from ui.views.gallery import GalleryView
 from ui.views.ingest import JobsPanel, is_video_path
 from ui.views.player import PlayerView
@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
         self.relink_action = self._action("Re-&link identities", "Ctrl+L",
                                           "Link all tracks again, respecting every decision")
         self.refresh_action = self._action("&Refresh", QKeySequence.StandardKey.Refresh)
+        self.audit_action = self._action("&Audit trail…", None, "Who searched, exported and decided what, and when")
         self.view_actions: dict[str, QAction] = {}
         for i, name in enumerate(VIEWS):
             action = self._action(name.capitalize(), f"Ctrl+{i + 1}")
@@ -111,6 +112,7 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addAction(self.jobs_dock.toggleViewAction())
         view_menu.addAction(self.refresh_action)
+        view_menu.addAction(self.audit_action)
         play_menu = bar.addMenu("&Playback")
         for a in (self.play_action, self.step_back_action, self.step_forward_action, self.keypoints_action):
             play_menu.addAction(a)
@@ -127,14 +129,14 @@ class MainWindow(QMainWindow):
 
     def _make_status_bar(self) -> None:
         status = self.statusBar()
-        self.work_label = QLabel("")
+        self.work_label = plain_label("")
         self.work_bar = QProgressBar()
         self.work_bar.setMaximumWidth(140)
         self.work_bar.setMaximumHeight(14)
         self.work_bar.setTextVisible(False)
         self.work_bar.hide()
-        self.device_label = QLabel("Device: …")
-        self.db_label = QLabel("")
+        self.device_label = plain_label("Device: …")
+        self.db_label = plain_label("")
         for w in (self.work_label, self.work_bar, self.device_label, self.db_label):
             status.addPermanentWidget(w)
 

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QSizePolicy,
     QSlider,
@@ -18,6 +17,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from ui.views.common import plain_label
 
 # COCO-17 skeleton: pairs of keypoint indices joined by a line.
 SKELETON = ((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8), (7, 9),
@@ -201,7 +202,7 @@ class PlayerView(QWidget):
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setEnabled(False)
         self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.position_label = QLabel("—")
+        self.position_label = plain_label("—")
         self.position_label.setMinimumWidth(260)
         self.speed_combo = QComboBox()
         for s in SPEEDS:
@@ -209,14 +210,14 @@ class PlayerView(QWidget):
         self.speed_combo.setCurrentIndex(SPEEDS.index(1.0))
         self.speed_combo.setToolTip("Playback speed")
         self.keypoints_check = QCheckBox("Keypoints")
-        self.selection_label = QLabel("Click a person to select their track")
+        self.selection_label = plain_label("Click a person to select their track")
         self.search_button = QPushButton("Search this person")
         self.search_button.setEnabled(False)
         self.identity_button = QPushButton("Show identity")
         self.identity_button.setEnabled(False)
 
         top = QHBoxLayout()
-        top.addWidget(QLabel("Video:"))
+        top.addWidget(plain_label("Video:"))
         top.addWidget(self.source_combo, 1)
         top.addWidget(self.keypoints_check)
         controls = QHBoxLayout()

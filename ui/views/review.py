@@ -8,7 +8,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QPushButton,
     QSplitter,
     QTableView,
@@ -16,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.views.common import ThumbLabel
+from ui.views.common import ThumbLabel, plain_label
 
 
 class ReviewView(QWidget):
@@ -24,7 +23,7 @@ class ReviewView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.header_label = QLabel("Proposed matches, most certain first")
+        self.header_label = plain_label("Proposed matches, most certain first")
         self.relink_button = QPushButton("Re-link now")
         self.relink_button.setToolTip("Link all tracks again (every decision so far is respected)")
         self.refresh_button = QPushButton("Refresh")
@@ -35,7 +34,7 @@ class ReviewView(QWidget):
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.empty_label = QLabel("Nothing to review: every proposed match has been decided.")
+        self.empty_label = plain_label("Nothing to review: every proposed match has been decided.")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setVisible(False)
 
@@ -43,20 +42,20 @@ class ReviewView(QWidget):
         self.thumb_b = ThumbLabel(224, "track B")
         for t in (self.thumb_a, self.thumb_b):
             t.setMinimumWidth(140)
-        self.caption_a = QLabel("")
-        self.caption_b = QLabel("")
+        self.caption_a = plain_label("")
+        self.caption_b = plain_label("")
         for c in (self.caption_a, self.caption_b):
             c.setWordWrap(True)
             c.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         self.play_a_button = QPushButton("Play A")
         self.play_b_button = QPushButton("Play B")
-        self.match_label = QLabel("Select a proposed match")
+        self.match_label = plain_label("Select a proposed match")
         self.match_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.match_label.setWordWrap(True)
         self.confirm_button = QPushButton("Same person (C)")
         self.reject_button = QPushButton("Different people (R)")
         self.undo_button = QPushButton("Undo last decision")
-        self.last_decision_label = QLabel("")
+        self.last_decision_label = plain_label("")
         self.last_decision_label.setWordWrap(True)
         for b in (self.play_a_button, self.play_b_button, self.confirm_button, self.reject_button):
             b.setEnabled(False)

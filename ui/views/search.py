@@ -7,7 +7,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QPushButton,
     QSpinBox,
     QTableView,
@@ -15,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.views.common import FilterBar, ThumbLabel
+from ui.views.common import FilterBar, ThumbLabel, plain_label
 
 
 class SearchView(QWidget):
@@ -25,7 +24,7 @@ class SearchView(QWidget):
         super().__init__(parent)
         self.query_thumb = ThumbLabel(128, "no query")
         self.query_thumb.setFixedWidth(96)
-        self.query_label = QLabel("Select a person in the player or the gallery, or load an image of a person.")
+        self.query_label = plain_label("Select a person in the player or the gallery, or load an image of a person.")
         self.query_label.setWordWrap(True)
         self.use_selection_button = QPushButton("Use selected person")
         self.use_selection_button.setEnabled(False)
@@ -38,7 +37,7 @@ class SearchView(QWidget):
         self.search_button = QPushButton("Search")
         self.search_button.setDefault(True)
         self.search_button.setEnabled(False)
-        self.status_label = QLabel("")
+        self.status_label = plain_label("")
 
         self.results = QTableView()
         self.results.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -52,9 +51,17 @@ class SearchView(QWidget):
 
         self.result_thumb = ThumbLabel(192, "select a result")
         self.result_thumb.setFixedWidth(150)
-        self.result_label = QLabel("")
+        self.result_title = plain_label("")
+        self.result_title.setWordWrap(True)
+        f = self.result_title.font()
+        f.setBold(True)
+        self.result_title.setFont(f)
+        self.result_label = plain_label("")
         self.result_label.setWordWrap(True)
         self.result_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.decision_label = plain_label("Select a result to decide on it")  # what C / R would decide
+        self.decision_label.setWordWrap(True)
+        self.decision_label.setMaximumWidth(220)
         self.confirm_button = QPushButton("Same person (C)")
         self.reject_button = QPushButton("Different (R)")
         self.play_button = QPushButton("Show in player")
@@ -76,8 +83,10 @@ class SearchView(QWidget):
         run.addWidget(self.search_button)
         side = QVBoxLayout()
         side.addWidget(self.result_thumb, 0, Qt.AlignmentFlag.AlignHCenter)
+        side.addWidget(self.result_title)
         side.addWidget(self.result_label)
         side.addStretch(1)
+        side.addWidget(self.decision_label)
         side.addWidget(self.confirm_button)
         side.addWidget(self.reject_button)
         side.addWidget(self.play_button)

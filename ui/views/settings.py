@@ -13,25 +13,30 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
+from app.live.redact import redact_text
 from ui.models.settings import DEVICES, IMGSZ_CHOICES, TRACKERS, UiSettings
+from ui.views.common import plain_label
 
 
 class SettingsDialog(QDialog):
     """Edits a :class:`UiSettings`; :meth:`values` reads the form back (ValueError for an invalid size)."""
 
-    def __init__(self, settings: UiSettings, *, default_db: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: UiSettings, *, default_db: Path, open_db: Path | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._default_db = default_db
-        self.db_edit = QLineEdit(str(settings.db) if settings.db else "")
-        self.db_edit.setPlaceholderText(str(default_db))
+        # the database in use (which --db may have chosen), not only a saved choice; empty means the default
+        shown = open_db or settings.db
+        self.db_edit = QLineEdit(str(shown) if shown else "")
+        self.db_edit.setPlaceholderText(f"empty: the configured default, {default_db}")
+        self.db_edit.setToolTip("The database in use; another path opens it when you press OK")
         self.db_browse = QPushButton("Browse…")
         self.db_browse.clicked.connect(self._browse)
         self.device_combo = QComboBox()
@@ -60,7 +65,10 @@ class SettingsDialog(QDialog):
         self.auto_threshold.toggled.connect(lambda on: self.threshold_spin.setEnabled(not on))
         self.auto_threshold.setChecked(settings.threshold is None)
         self.threshold_spin.setEnabled(settings.threshold is not None)
-        self.error_label = QLabel("")
+        self.operator_edit = QLineEdit(settings.operator)
+        self.operator_edit.setPlaceholderText("the computer's user name")
+        self.operator_edit.setToolTip("Recorded with every search, export and decision in the audit trail")
+        self.error_label = plain_label("")
         self.error_label.setStyleSheet("color: #c0392b;")
 
         db_row = QHBoxLayout()
@@ -76,12 +84,13 @@ class SettingsDialog(QDialog):
         form.addRow("Detector confidence:", self.conf_spin)
         form.addRow("Tracker:", self.tracker_combo)
         form.addRow("Linking threshold:", thr_row)
+        form.addRow("Operator name:", self.operator_edit)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._accept_if_valid)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(QLabel("Device and detector changes apply to the next ingested video."))
+        layout.addWidget(plain_label("Device and detector changes apply to the next ingested video."))
         layout.addWidget(self.error_label)
         layout.addWidget(buttons)
 
@@ -94,13 +103,14 @@ class SettingsDialog(QDialog):
             conf=round(self.conf_spin.value(), 3),
             tracker=self.tracker_combo.currentText(),
             threshold=None if self.auto_threshold.isChecked() else round(self.threshold_spin.value(), 4),
+            operator=" ".join(self.operator_edit.text().split()),
         )
 
     def _accept_if_valid(self) -> None:
         try:
             self.values()
         except ValueError as exc:
-            self.error_label.setText(str(exc))
+            self.error_label.setText(redact_text(str(exc)))
             return
         self.accept()
 

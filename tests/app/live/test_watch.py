@@ -77,7 +77,7 @@ def test_watch_survives_a_server_restart(tmp_path, shared_data, rtsp_server, cap
         encoder=build_encoder(None, backbone="mobilenetv2", device="cpu"),
         tracker_factory=lambda: make_tracker("bytetrack"),
         link=lambda database, cameras, track_ids: link_new_tracks(database, Config(), track_ids),
-        flush_interval_s=0.5, close_after_frames=10, link_interval_s=2.0,
+        flush_interval_s=0.5, close_after_s=3.0, link_interval_s=2.0,
         capture_options={"stall_timeout_s": 2.0, "backoff_initial_s": 0.3, "backoff_max_s": 1.0},
     )
     seen_states: list[str] = []
@@ -198,7 +198,7 @@ def test_live_reidentification_raises_watchlist_alert_while_in_view(tmp_path, sh
     srv = rtsp_server(video)
     monitor = LiveMonitor(db=db, cameras=[CameraSpec("door", srv.url)], detector=detector, encoder=encoder,
                           tracker_factory=lambda: make_tracker("bytetrack"), reid_interval_s=1.0,
-                          close_after_frames=1000)
+                          close_after_s=300.0)
     alerts = []
     monitor.on_alert = alerts.append
     worker = threading.Thread(target=monitor.run, kwargs={"duration_s": 90}, daemon=True)

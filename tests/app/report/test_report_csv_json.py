@@ -16,16 +16,16 @@ ENTRANCE = "entrance-2026-11-27.avi"
 
 GOLDEN_CSV = (
     "identity_id,identity_name,camera,track_id,start,end,duration_s,n_observations,status,source,first_frame,"
-    "last_frame\r\n"
-    f"1,Alice,entrance,1,2026-11-27T10:00:00.000Z,2026-11-27T10:00:05.000Z,5.000,51,auto,{ENTRANCE},0,50\r\n"
+    "last_frame,link_confidence\r\n"
+    f"1,Alice,entrance,1,2026-11-27T10:00:00.000Z,2026-11-27T10:00:05.000Z,5.000,51,auto,{ENTRANCE},0,50,\r\n"
     f"1,Alice,entrance,2,2026-11-27T10:00:20.000Z,2026-11-27T10:00:30.000Z,10.000,101,confirmed,{ENTRANCE},"
-    "200,300\r\n"
-    f"1,Alice,lobby,3,2026-11-27T10:01:00.000Z,2026-11-27T10:01:12.000Z,12.000,121,confirmed,{LOBBY},600,720\r\n"
+    "200,300,\r\n"
+    f"1,Alice,lobby,3,2026-11-27T10:01:00.000Z,2026-11-27T10:01:12.000Z,12.000,121,confirmed,{LOBBY},600,720,\r\n"
     '2,"<script>alert(""x"")</script>",lobby,4,2026-11-27T10:02:00.000Z,2026-11-27T10:02:04.000Z,4.000,41,'
-    f"single,{LOBBY},1200,1240\r\n"
-    f"3,,entrance,5,2026-11-27T10:03:00.000Z,2026-11-27T10:03:10.000Z,10.000,101,auto,{ENTRANCE},1800,1900\r\n"
-    f"3,,lobby,6,2026-11-27T10:03:30.000Z,2026-11-27T10:03:40.000Z,10.000,101,auto,{LOBBY},2100,2200\r\n"
-    f"4,Bob,lobby,8,2026-11-27T10:30:00.000Z,2026-11-27T10:30:08.000Z,8.000,81,single,{LOBBY},18000,18080\r\n"
+    f"single,{LOBBY},1200,1240,\r\n"
+    f"3,,entrance,5,2026-11-27T10:03:00.000Z,2026-11-27T10:03:10.000Z,10.000,101,auto,{ENTRANCE},1800,1900,\r\n"
+    f"3,,lobby,6,2026-11-27T10:03:30.000Z,2026-11-27T10:03:40.000Z,10.000,101,auto,{LOBBY},2100,2200,\r\n"
+    f"4,Bob,lobby,8,2026-11-27T10:30:00.000Z,2026-11-27T10:30:08.000Z,8.000,81,single,{LOBBY},18000,18080,\r\n"
 )
 
 
@@ -39,7 +39,7 @@ def db(tmp_path):
 def _match(mid, a, b, cam_a, cam_b, start_a, start_b, ident_a, ident_b, dist, kind, status, who=None, at=None):
     return {"match_id": mid, "track_a": a, "track_b": b, "camera_a": cam_a, "camera_b": cam_b,
             "start_a": start_a, "start_b": start_b, "identity_a": ident_a, "identity_b": ident_b, "distance": dist,
-            "kind": kind, "status": status, "reviewed_by": who, "reviewed_at": at}
+            "confidence": None, "kind": kind, "status": status, "reviewed_by": who, "reviewed_at": at}
 
 
 def _sighting(tid, cam, src, start, end, dur, f0, f1, status):

@@ -1,0 +1,59 @@
+"""The store's active encoder: which PGFA checkpoint the store's embeddings were made with.
+
+``reidwatch adapt`` (and ``reidwatch reembed``) record it in the setting ``encoder.active``; every job that
+embeds new crops (ingest, live monitoring, search by image, the UI through ``app.runtime.Runtime``) then uses it,
+so new embeddings stay comparable with the stored ones. An encoder named in the configuration or on the command
+line (``[encoder] weights``) still wins: the user asked for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from app.config import Config
+from app.store import Database, repo
+
+log = logging.getLogger(__name__)
+ACTIVE_KEY = "encoder.active"
+
+
+def active_encoder(db: Database) -> dict | None:
+    """The setting: {"path", "tag", "card", "at"}, or None when the store uses the default encoder."""
+    with db.session() as s:
+        return repo.get_setting(s, ACTIVE_KEY)
+
+
+def set_active_encoder(db: Database, path: Path, *, tag: str, card: Path | None = None,
+                       trained_pairs: list[list[int]] | None = None) -> None:
+    """Make ``path`` the store's active encoder. ``trained_pairs``: track pairs it was trained to tell apart;
+    linking's calibration leaves them out (they look artificially far to this encoder)."""
+    with db.session() as s:
+        repo.put_setting(s, ACTIVE_KEY, {"path": str(Path(path).resolve()), "tag": tag,
+                                         "card": str(card) if card else None, "at": repo.utcnow().isoformat(),
+                                         "trained_pairs": trained_pairs or []})
+
+
+def with_active_encoder(cfg: Config, db: Database) -> Config:
+    """``cfg`` with the store's active checkpoint as encoder weights, unless weights were given explicitly."""
+    if cfg.encoder.weights is not None:
+        return cfg
+    active = active_encoder(db)
+    if not active or not active.get("path"):
+        return cfg
+    path = Path(active["path"])
+    if not path.is_file():
+        log.warning("the store's active encoder %s is missing: using the default encoder (embeddings will not "
+                    "compare with the stored ones until `reidwatch reembed`)", path)
+        return cfg
+    return replace(cfg, encoder=replace(cfg.encoder, weights=str(path)))
+
+
+def describe_active(db: Database) -> str:
+    """One line for ``reidwatch info``."""
+    active = active_encoder(db)
+    if not active:
+        return "encoder: default (ImageNet backbone, not adapted to this site)"
+    card = f", model card {active['card']}" if active.get("card") else ""
+    return f"encoder: {active['path']} ({active.get('tag', '?')}{card})"
