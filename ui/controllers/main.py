@@ -9,14 +9,15 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QObject, QSettings, Slot
-from PySide6.QtWidgets import QDialog, QFileDialog
+from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt, Slot
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from app.config import Config
 from app.identity import decisions
 from app.privacy.audit import set_operator
 from app.runtime import IngestRequest, Runtime
 from app.store import Database, open_database, queries
+from ui.controllers.adapt import AdaptController
 from ui.controllers.gallery import GalleryController
 from ui.controllers.ingest import IngestController
 from ui.controllers.player import PlayerController
@@ -71,6 +72,8 @@ class MainController(QObject):
         # one runtime for the window: ingest, search and live monitoring share its detector and encoder
         self.runtime = Runtime(self.config())
         self.runner = TaskRunner(max_threads=2, parent=self)
+        self.adapt_box: QMessageBox | None = None  # the last adaptation's summary
+        self.adapter = AdaptController(runtime=self.runtime, runner=self.runner, db=lambda: self.db, parent=self)
         self.frames = FrameWorker(db=db, parent=self)
         self.ingest_worker = IngestWorker(db=db, runtime=self.runtime, parent=self)
         w = window
@@ -130,6 +133,9 @@ class MainController(QObject):
         w.undo_action.triggered.connect(self.undo)
         w.review.undo_button.clicked.connect(self.undo)
         w.relink_action.triggered.connect(self.relink)
+        w.adapt_action.triggered.connect(self.adapt)
+        self.adapter.progress.connect(self.show_message)
+        self.adapter.finished.connect(self._on_adapted)
         w.review.relink_button.clicked.connect(self.relink)
         w.refresh_action.triggered.connect(self.refresh_all)
         w.tabs.currentChanged.connect(self._on_tab_changed)
@@ -216,6 +222,23 @@ class MainController(QObject):
 
     def undo(self) -> None:
         self.runner.submit(undo, self.db, on_done=self._on_store_changed, on_error=self.show_message)
+
+    def adapt(self) -> None:
+        """Adapt the encoder to this store's people (training, re-embedding, relinking) on a worker."""
+        if not self.adapter.start():
+            self.show_message("an adaptation is already running")
+
+    def _on_adapted(self, ok: bool, summary: str) -> None:
+        self.show_message(summary.splitlines()[0])
+        icon = QMessageBox.Icon.Information if ok else QMessageBox.Icon.Warning
+        box = QMessageBox(icon, "Adapted to this site" if ok else "Adaptation failed", summary,
+                          QMessageBox.StandardButton.Ok, self.window)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setModal(False)
+        box.open()  # not exec(): the window stays usable while the summary is shown
+        self.adapt_box = box
+        if ok:
+            self.refresh_all()
 
     def relink(self) -> None:
         self.show_message("linking identities…")

@@ -93,6 +93,8 @@ class MainWindow(QMainWindow):
         self.undo_action = self._action("&Undo last decision", QKeySequence.StandardKey.Undo)
         self.relink_action = self._action("Re-&link identities", "Ctrl+L",
                                           "Link all tracks again, respecting every decision")
+        self.adapt_action = self._action("&Adapt to this site…", None,
+                                         "Learn this store's people from its own tracks (no labels), re-embed, relink")
         self.refresh_action = self._action("&Refresh", QKeySequence.StandardKey.Refresh)
         self.audit_action = self._action("&Audit trail…", None, "Who searched, exported and decided what, and when")
         self.view_actions: dict[str, QAction] = {}
@@ -123,7 +125,8 @@ class MainWindow(QMainWindow):
         tools.setObjectName("main-toolbar")
         tools.setMovable(False)
         tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for a in (self.add_videos_action, self.export_action, self.relink_action, self.settings_action):
+        for a in (self.add_videos_action, self.export_action, self.relink_action, self.adapt_action,
+                  self.settings_action):
             tools.addAction(a)
         self.addToolBar(tools)
 
