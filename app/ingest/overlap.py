@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from app.ingest.video import put_unless_stopped
 from reid_core.engines import usable_threads
 
 _DONE = object()
@@ -86,13 +87,7 @@ class DetectAhead:
             yield batch, self._detector.detect_batch([f.image for f in batch])
 
     def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._q.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_unless_stopped(self._q, item, self._stop)
 
     def _run(self) -> None:
         try:

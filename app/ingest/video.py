@@ -81,6 +81,17 @@ class Frame:
     image: np.ndarray  # BGR uint8 (H, W, 3)
 
 
+def put_unless_stopped(q: queue.Queue, item: object, stop: threading.Event, poll_s: float = 0.2) -> bool:
+    """Put ``item`` on the bounded queue ``q``, waiting while it is full; False if ``stop`` is set first."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=poll_s)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 class FrameReader:
     """Decodes frames on a thread into a bounded queue; iterate to consume. ``stop()`` ends it early.
 
@@ -114,13 +125,7 @@ class FrameReader:
         self._thread.join(timeout=5)
 
     def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._q.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_unless_stopped(self._q, item, self._stop)
 
     def _run(self) -> None:
         cap = cv2.VideoCapture(str(self._info.path))

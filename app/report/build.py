@@ -26,22 +26,20 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import __version__
 from app.errors import UserError
 from app.identity import confidence
 from app.live.redact import redact_url
 from app.report.model import (
     CameraPresence,
     IdentityReport,
-    LinkRunRow,
     MatchLink,
-    Provenance,
     Report,
     ReportFilters,
     Sighting,
     SourceRow,
     Summary,
 )
+from app.report.provenance import provenance
 from app.store import Database
 from app.store import models as m
 from app.store.records import as_utc
@@ -246,7 +244,7 @@ def _build(s: Session, db: Database, f: ReportFilters, max_pictures: int, now: d
     used = {by_track[x.track_id].source_id for x in all_sightings}
     used_sources = tuple(sorted((sources[i] for i in used), key=lambda r: (r.camera, r.start_time, r.id)))
     return Report(
-        filters=f, provenance=_provenance(s, db, f, now, [x.track_id for x in all_sightings], used_sources),
+        filters=f, provenance=provenance(s, db, f, now, [x.track_id for x in all_sightings], used_sources),
         summary=_summary(reports), identities=tuple(reports), max_pictures=max_pictures,
     )
 
@@ -352,43 +350,6 @@ def _presence(sightings: tuple[Sighting, ...], pictures: dict[str, tuple[int, by
             best_track_id=track_id, thumbnail=jpeg,
         ))
     return tuple(sorted(out, key=lambda c: (c.first_seen, c.camera)))
-
-
-def _provenance(
-    s: Session, db: Database, f: ReportFilters, now: datetime, track_ids: list[int], sources: tuple[SourceRow, ...]
-) -> Provenance:
-    tags: set[str] = set()
-    for chunk in _chunks(track_ids):
-        tags.update(s.scalars(select(m.Embedding.model_tag).where(m.Embedding.track_id.in_(chunk)).distinct()))
-    run = s.execute(
-        select(m.LinkRun.id, m.LinkRun.at, m.LinkRun.threshold, m.LinkRun.params, m.LinkRun.stats)
-        .order_by(m.LinkRun.id.desc()).limit(1)
-    ).first()
-    link_run = None
-    if run is not None:
-        link_run = LinkRunRow(id=run.id, at=as_utc(run.at), threshold=float(run.threshold),
-                              params=run.params or {}, stats=run.stats or {})
-    setting_row = s.get(m.Setting, "link.threshold")
-    setting = setting_row.value if setting_row is not None else None
-    threshold = link_run.threshold if link_run is not None else _threshold_from_setting(setting)
-    return Provenance(
-        reidwatch_version=__version__, generated_at=now.astimezone(timezone.utc),
-        database=str(db.path) if f.include_paths else db.path.name, model_tags=tuple(sorted(tags)),
-        threshold=threshold, threshold_setting=setting if isinstance(setting, dict) else None, link_run=link_run,
-        sources=sources,
-    )
-
-
-def _threshold_from_setting(value: object) -> float | None:
-    """The setting is a JSON object; its number lives under ``value`` or ``threshold``."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, dict):
-        for key in ("value", "threshold"):
-            v = value.get(key)
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                return float(v)
-    return None
 
 
 def _privacy(s: Session, report: Report, f: ReportFilters, *, blur_bystanders: bool, include_audit: bool) -> Report:
