@@ -1,0 +1,20 @@
+"""Per-track descriptor table (issue 13).
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+from __future__ import annotations
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Filled in by the work on this revision."""
+
+
+def downgrade() -> None:
+    """Filled in by the work on this revision."""

@@ -1,0 +1,20 @@
+"""Queued ingest jobs (issue 12).
+
+Revision ID: 0006
+Revises: 0005
+"""
+
+from __future__ import annotations
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Filled in by the work on this revision."""
+
+
+def downgrade() -> None:
+    """Filled in by the work on this revision."""
