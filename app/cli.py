@@ -20,6 +20,8 @@ from app.live.redact import RedactingFilter, redact_every_record
 # `reidwatch --help` stays fast and a heavy dependency of one command never slows another.
 COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("app.commands.ingest", "detect, track and embed people in a video file and store them"),
+    "worker": ("app.commands.worker", "take queued ingest jobs (`ingest --queue`) from the broker and ingest them"),
+    "queue": ("app.commands.queue", "show queued ingest jobs: pending, running, done and failed"),
     "export-mot": ("app.commands.export_mot", "write a camera's tracks or identities as MOTChallenge text"),
     "eval-mot": ("app.commands.eval_mot", "score a MOTChallenge result against ground truth (MOTA, IDF1, HOTA)"),
     "link": ("app.commands.link", "link tracks into identities across occlusions, re-entries and cameras"),
@@ -28,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "identity": ("app.commands.identity", "rename, merge or split identities"),
     "report": ("app.commands.report", "export a cross-camera match report (HTML, PDF, CSV, JSON)"),
     "watch": ("app.commands.watch", "monitor live RTSP cameras"),
+    "camera": ("app.commands.camera", "register live cameras for `watch --node` and show which node watches each"),
     "train": ("app.commands.train", "train the PGFA re-identification model on a standard dataset"),
     "eval-reid": ("app.commands.eval_reid", "evaluate re-identification (CMC, mAP) on a standard dataset"),
     "adapt": ("app.commands.adapt", "learn this site's people from the store's own tracks (no labels), re-embed, relink"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -20,13 +21,22 @@ else:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 APP_NAME = "reidwatch"
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
-def default_db_path() -> Path:
-    """``$REIDWATCH_DB``, else the platform's user data dir (e.g. ~/.local/share/reidwatch/reidwatch.db)."""
+def store_location(value: str | os.PathLike[str]) -> Path | str:
+    """Where a store lives: a database URL (``postgresql://user@host/dbname``) stays a string, as given (a Path
+    would fold its ``//``); anything else is a SQLite file path. ``app.store.db`` checks URLs when opening."""
+    text = os.fspath(value)
+    return text if _URL.match(text) else Path(text).expanduser()
+
+
+def default_db_path() -> Path | str:
+    """``$REIDWATCH_DB`` (a file or a database URL), else the platform's user data dir (e.g.
+    ~/.local/share/reidwatch/reidwatch.db)."""
     env = os.environ.get("REIDWATCH_DB")
     if env:
-        return Path(env).expanduser()
+        return store_location(env)
     return Path(platformdirs.user_data_dir(APP_NAME)) / "reidwatch.db"
 
 
@@ -46,7 +56,9 @@ class DetectorConfig:
     imgsz: int | str = "auto"
     conf: float = 0.1
     engine: str = "auto"  # auto | torch | openvino | onnxruntime
-    precision: str = "fp32"  # fp32 (torch's detections) | native (OpenVINO bf16 where the CPU has it: faster)
+    # fp32 (torch's detections) | native (OpenVINO bf16 where the CPU has it: faster) | int8 (OpenVINO, NNCF
+    # calibrated on the first frames of the first video: the fastest; needs pip install 'reidwatch[int8]')
+    precision: str = "fp32"
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,30 @@ class EncoderConfig:
     engine: str = "auto"  # auto | torch | openvino | onnxruntime
 
 
+KEEP_CROPS = ("live", "all", "none")
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """``[ingest]``: training crops kept per track at ingest (``training_crops``, JPEG, for ``reidwatch adapt``) and
+    for which sources (``keep_crops``: ``live`` cameras only, whose video is not kept; ``all``; ``none``)."""
+
+    training_crops: int = 16
+    keep_crops: str = "live"
+
+    def __post_init__(self) -> None:
+        n = self.training_crops
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 256:
+            raise UserError(f"[ingest] training_crops: expected a whole number 0..256, got {n!r}")
+        if self.keep_crops not in KEEP_CROPS:
+            raise UserError(f"[ingest] keep_crops: expected one of {', '.join(KEEP_CROPS)}, got {self.keep_crops!r}")
+
+    def crops_per_track(self, *, live: bool) -> int:
+        """Training crops to keep per track of a live camera (``live``) or of a video file; 0 = none."""
+        wanted = self.keep_crops == "all" or (live and self.keep_crops == "live")
+        return self.training_crops if wanted else 0
+
+
 @dataclass(frozen=True)
 class LinkConfig:
     """``[link]``: descriptor-distance threshold and the speed (px/s) and re-entry gap (s) constraints."""
@@ -111,20 +147,29 @@ class RetentionConfig:
 
 
 @dataclass(frozen=True)
+class QueueConfig:
+    """``[queue]``: the Celery broker of queued batch ingest (``amqp://user:password@host:5672//``)."""
+
+    broker: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration: store path, device (``auto``/``cpu``/``cuda[:N]``) and one section each."""
 
-    db: Path = field(default_factory=default_db_path)
+    db: Path | str = field(default_factory=default_db_path)  # a SQLite file, or a database URL (str)
     device: str = "auto"
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     link: LinkConfig = field(default_factory=LinkConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
 
 
 _SECTIONS = {"detector": DetectorConfig, "tracker": TrackerConfig, "encoder": EncoderConfig, "link": LinkConfig,
-             "retention": RetentionConfig}
+             "retention": RetentionConfig, "queue": QueueConfig, "ingest": IngestConfig}
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -150,7 +195,7 @@ def load_config(path: str | Path | None = None) -> Config:
                 raise UserError(f"{p}: unknown key(s) {sorted(unknown)} in [{key}]; valid: {sorted(valid)}")
             top[key] = cls(**value)
         elif key == "db":
-            top["db"] = Path(str(value)).expanduser()
+            top["db"] = store_location(str(value))
         elif key == "device":
             top["device"] = str(value)
         else:
@@ -159,6 +204,6 @@ def load_config(path: str | Path | None = None) -> Config:
     return replace(cfg, **top)
 
 
-def resolve_db(args_db: str | None, cfg: Config) -> Path:
-    """The store path: ``--db`` when given, else the configured one."""
-    return Path(args_db).expanduser() if args_db else cfg.db
+def resolve_db(args_db: str | None, cfg: Config) -> Path | str:
+    """The store: ``--db`` (a file or a database URL) when given, else the configured one."""
+    return store_location(args_db) if args_db else cfg.db

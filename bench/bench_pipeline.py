@@ -7,9 +7,14 @@ Same video, frames and detector settings (YOLO11n-pose, same weights, same imgsz
   ul-botsort[torch] ultralytics model.track(tracker="botsort.yaml") (``--botsort``)
   reidwatch[E]      app.ingest.job.ingest_video with detector and encoder on engine E: detection + tracking +
                     best-sample PGFA embeddings + SQLite writes
-Each method runs ``--rounds`` times in alternating order (ABCD DCBA ...) so drift on a shared machine hits all
-of them alike; the median is reported with the ratios to ultralytics ByteTrack on torch and on the same
-engine, and to detection alone on the same engine. ``--cores N`` pins the process to N cores first.
+E is an engine (torch, openvino, onnxruntime), optionally with the detector's precision: ``openvino:native``
+(OpenVINO's CPU default, bf16 where the CPU has it), ``openvino:int8`` (NNCF, calibrated on this clip's first
+frames before timing: trackers/int8.py). Plain ``openvino`` is fp32. ultralytics on OpenVINO runs its export as
+users run it (OpenVINO's default precision). Each method runs ``--rounds`` times in alternating order (ABCD
+DCBA ...) so drift on a shared machine hits all of them alike; the median is reported with the ratios to
+ultralytics ByteTrack on torch and on the same engine, and to detection alone on the same engine and precision,
+and the process CPU seconds per frame (all threads: less sensitive to other programs' load than wall time).
+``--cores N`` pins the process to N cores first.
 
     .venv/bin/python bench/bench_pipeline.py --frames 60 --rounds 2 --imgsz 1280 --json /tmp/pipeline.json
 """
@@ -65,6 +70,22 @@ def run_detect(det: YoloPoseDetector, frames: list) -> float:
     return len(frames) / (time.perf_counter() - t)
 
 
+def split_label(label: str) -> tuple[str, str]:
+    """``openvino:int8`` -> ``("openvino", "int8")``; a plain engine runs fp32."""
+    engine, _, precision = label.partition(":")
+    return engine, precision or "fp32"
+
+
+def warm_int8(det: YoloPoseDetector, frames: list) -> None:
+    """Run the clip until the int8 model is in use (calibrated and quantised on the clip's first frames)."""
+    shape = letterbox_shape(frames[0].shape[:2], det.imgsz_for(frames[0].shape))
+    for i in range(10_000):
+        det.detect(frames[i % len(frames)])
+        if det._int8 is not None and shape in det._int8._models:
+            return
+    raise RuntimeError("the int8 detector did not become ready")
+
+
 def run_ultralytics(det: YoloPoseDetector, frames: list, tracker: str, engine: str = "torch") -> float:
     from ultralytics import YOLO
 
@@ -96,6 +117,54 @@ def run_reidwatch(det: YoloPoseDetector, encoder, video: Path, n: int, fps: floa
     return n / dt
 
 
+def ingest_spans(det: YoloPoseDetector, encoder, video: Path, fps: float, tmp: Path, tag: str) -> dict[str, float]:
+    """One ingest (detection on the consumer thread) with wall seconds per stage: decode (the reader thread's own
+    time), detect, track + sample selection, embed, store writes; and the process CPU seconds."""
+    from collections import defaultdict
+
+    from app.ingest import pipeline
+    from app.ingest import video as video_mod
+
+    spans: dict[str, float] = defaultdict(float)
+    patched: list[tuple[object, str, object]] = []
+
+    def wrap(owner: object, name: str, key: str, thread_cpu: bool = False) -> None:
+        original = getattr(owner, name)
+        clock = time.thread_time if thread_cpu else time.perf_counter
+
+        def timed(*a, **k):  # type: ignore[no-untyped-def]
+            t = clock()
+            try:
+                return original(*a, **k)
+            finally:
+                spans[key] += clock() - t
+
+        patched.append((owner, name, original))
+        setattr(owner, name, timed)
+
+    wrap(det, "detect_batch", "detect")
+    wrap(pipeline.CameraProcessor, "process", "track + samples")
+    wrap(pipeline.CameraProcessor, "_embed", "embed")
+    wrap(pipeline.repo, "add_observations", "store writes")
+    wrap(pipeline.repo, "create_track", "store writes")
+    wrap(pipeline.repo, "add_embeddings", "store writes")
+    wrap(pipeline.repo, "set_thumbnail", "store writes")
+    wrap(pipeline, "thumbnail_jpeg", "store writes")
+    wrap(video_mod.FrameReader, "_run", "decode (reader thread CPU)", thread_cpu=True)
+    db = open_database(tmp / f"spans-{tag}.db")
+    t, c = time.perf_counter(), time.process_time()
+    try:
+        ingest_video(db, video, camera="bench", detector=det, tracker=make_tracker("bytetrack"), encoder=encoder,
+                     start=datetime(2026, 1, 1, tzinfo=timezone.utc), fps=fps, overlap=False)
+    finally:
+        for owner, name, original in patched:
+            setattr(owner, name, original)
+        db.close()
+    spans["total"] = time.perf_counter() - t
+    spans["process CPU"] = time.process_time() - c
+    return dict(spans)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--video", default=str(find_data("vtest.avi") or "vtest.avi"))
@@ -109,6 +178,8 @@ def main() -> int:
     ap.add_argument("--serial", default="", metavar="ENGINES",
                     help="comma-separated engines on which to also run reidwatch with detection on the consumer "
                          "thread (no overlap)")
+    ap.add_argument("--spans", default="", metavar="ENGINES",
+                    help="comma-separated engines on which to time one ingest stage by stage (after the rounds)")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
     if args.cores:
@@ -117,50 +188,62 @@ def main() -> int:
     imgsz = args.imgsz if args.imgsz == "auto" else int(args.imgsz)
     tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     frames, fps = cut_video(Path(args.video), tmp / "clip.avi", args.frames)
-    dets = {e: YoloPoseDetector(device=args.device, imgsz=imgsz, engine=e) for e in engines}
-    encoders = {e: build_encoder(None, device=dets[e].device, engine=e) for e in engines}
+    dets = {e: YoloPoseDetector(device=args.device, imgsz=imgsz, engine=split_label(e)[0],
+                                precision=split_label(e)[1]) for e in engines}
+    encoders = {e: build_encoder(None, device=dets[e].device, engine=split_label(e)[0]) for e in engines}
     for d in dets.values():
         d.detect(frames[0])  # warm-up (and export on first use)
+        if d.precision == "int8":
+            warm_int8(d, frames)
     base_det = dets[engines[0]]
-    methods = {}
+    methods: dict = {}
     for e in engines:
         methods[f"detect[{e}]"] = lambda i, e=e: run_detect(dets[e], frames)
     methods["ul-bytetrack[torch]"] = lambda i: run_ultralytics(base_det, frames, "bytetrack.yaml")
-    if "openvino" in engines:
-        methods["ul-bytetrack[openvino]"] = lambda i: run_ultralytics(dets["openvino"], frames, "bytetrack.yaml",
-                                                                      "openvino")
+    ov = next((e for e in engines if split_label(e)[0] == "openvino"), None)
+    if ov is not None:
+        methods["ul-bytetrack[openvino]"] = lambda i: run_ultralytics(dets[ov], frames, "bytetrack.yaml", "openvino")
     if args.botsort:
         methods["ul-botsort[torch]"] = lambda i: run_ultralytics(base_det, frames, "botsort.yaml")
     for e in engines:
         methods[f"reidwatch[{e}]"] = lambda i, e=e: run_reidwatch(dets[e], encoders[e], tmp / "clip.avi",
-                                                                  len(frames), fps, tmp, f"{e}{i}")
+                                                                  len(frames), fps, tmp, f"{e}{i}".replace(":", "-"))
         if e in args.serial.split(","):
             methods[f"reidwatch-serial[{e}]"] = lambda i, e=e: run_reidwatch(
-                dets[e], encoders[e], tmp / "clip.avi", len(frames), fps, tmp, f"{e}{i}s", overlap=False)
+                dets[e], encoders[e], tmp / "clip.avi", len(frames), fps, tmp, f"{e}{i}s".replace(":", "-"), overlap=False)
     names = list(methods)
     results: dict[str, list[float]] = {k: [] for k in names}
+    cpu: dict[str, list[float]] = {k: [] for k in names}
     for r in range(args.rounds):
         order = names if r % 2 == 0 else names[::-1]
         for name in order:
+            c = time.process_time()
             results[name].append(methods[name](r))
-            print(f"round {r + 1} {name:24s} {results[name][-1]:6.2f} frames/s", flush=True)
+            cpu[name].append((time.process_time() - c) / len(frames))
+            print(f"round {r + 1} {name:28s} {results[name][-1]:6.2f} frames/s {cpu[name][-1]:6.3f} cpu s/frame",
+                  flush=True)
+    for e in [e for e in args.spans.split(",") if e]:
+        sp = ingest_spans(dets[e], encoders[e], tmp / "clip.avi", fps, tmp, e.replace(":", "-"))
+        print(f"stages of one ingest[{e}] ({len(frames)} frames), seconds: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in sp.items()), flush=True)
     med = {k: statistics.median(v) for k, v in results.items()}
     base = med["ul-bytetrack[torch]"]
     print(f"\n{len(frames)} frames of {Path(args.video).name}, imgsz {base_det.imgsz_for(frames[0].shape)}, "
           f"conf {base_det.conf}, device {base_det.device}, cores {len(os.sched_getaffinity(0))}, "
           f"encoder {getattr(encoders[engines[0]], 'weights_info', None)}")
     print("| method | frames/s (median) | spread | x ul ByteTrack torch | x ul ByteTrack same engine "
-          "| x detect same engine |\n|---|---|---|---|---|---|")
+          "| x detect same engine | CPU s/frame |\n|---|---|---|---|---|---|---|")
     for k in names:
-        eng = k[k.index("[") + 1:-1]
-        same = med.get(f"ul-bytetrack[{eng}]")
-        det = med.get(f"detect[{eng}]")
+        label = k[k.index("[") + 1:-1]
+        same = med.get(f"ul-bytetrack[{split_label(label)[0]}]")
+        det = med.get(f"detect[{label}]")
         spread = f"{min(results[k]):.2f}-{max(results[k]):.2f}"
         print(f"| {k} | {med[k]:.2f} | {spread} | {med[k] / base:.2f} | "
-              f"{f'{med[k] / same:.2f}' if same else '-'} | {f'{med[k] / det:.2f}' if det else '-'} |")
+              f"{f'{med[k] / same:.2f}' if same else '-'} | {f'{med[k] / det:.2f}' if det else '-'} | "
+              f"{statistics.median(cpu[k]):.3f} |")
     if args.json:
         Path(args.json).write_text(json.dumps({"frames": len(frames), "device": base_det.device, "runs": results,
-                                               "median": med}, indent=2))
+                                               "cpu_s_per_frame": cpu, "median": med}, indent=2))
     return 0
 
 

@@ -22,6 +22,8 @@ TEST_PKGS=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp
   chromium poppler-utils opencv-doc
   xvfb openbox
+  postgresql
+  rabbitmq-server
 )
 case "${1:-all}" in
   ui) PKGS=("${UI_PKGS[@]}") ;;

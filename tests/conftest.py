@@ -81,6 +81,34 @@ def engine_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
+def postgres_server() -> Iterator[object]:
+    """One throwaway PostgreSQL server for the session (devkit.postgres); ``.url()`` makes a fresh database."""
+    from devkit.postgres import PostgresServer, pg_bin_dir
+
+    if pg_bin_dir() is None:
+        missing("PostgreSQL server not installed (apt-get install postgresql; make test installs it)")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        missing("psycopg not installed (pip install -e '.[dev]')")
+    server = PostgresServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh store location on each backend: a SQLite file path, or a new PostgreSQL database's URL (its
+    side files in the test's folder)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.db")
+    monkeypatch.setenv("REIDWATCH_FILES", str(tmp_path / "files"))
+    return str(request.getfixturevalue("postgres_server").url())
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> SampleData:
     return SampleData()
 

@@ -159,7 +159,8 @@ class YoloPoseDetector:
 
     ``engine``: ``torch``, ``openvino``, ``onnxruntime`` or ``auto``; ``precision`` ``fp32`` (default: the
     exported engines give torch's detections) or ``native`` (OpenVINO's CPU default, bf16 where the CPU has
-    it: ~1.6x faster on this project's AMD EPYC; tracking figures moved by up to 0.007).
+    it: ~1.6x faster on this project's AMD EPYC; tracking figures moved by up to 0.007) or ``int8`` (OpenVINO
+    only, calibrated on the first frames seen: :mod:`trackers.int8`; fp32 with one log line without ``nncf``).
 
     ``weights`` ``None`` is resolved with :func:`resolve_pose_weights` without downloading (the
     constructor reads local files only); to let ultralytics download when online, resolve first:
@@ -197,11 +198,14 @@ class YoloPoseDetector:
         self._model = YOLO(str(self.weights), task="pose")
         if self._model.task != "pose":
             raise ValueError(f"{self.weights} is a {self._model.task!r} model, not a pose model")
-        if precision not in ("fp32", "native"):
-            raise ValueError(f"precision must be 'fp32' or 'native', got {precision!r}")
-        self.precision = precision
+        if precision not in ("fp32", "native", "int8"):
+            raise ValueError(f"precision must be 'fp32', 'native' or 'int8', got {precision!r}")
         self.engine_setting = check_engine(engine)
         self._candidates = engines_for(self.engine_setting, self.device)
+        self.precision = _usable_precision(precision, self._candidates)
+        if self.precision == "int8":
+            self._candidates = ["openvino"]
+        self._int8: Any = None
         self.engine: str | None = self._candidates[0] if len(self._candidates) == 1 else None
         self._weights_hash: str | None = None
         self._exported: dict[tuple[str, tuple[int, int]], Any] = {}
@@ -266,7 +270,8 @@ class YoloPoseDetector:
         if engine == "torch":
             return [_to_detections(r) for r in self._run_torch(images, imgsz)]
         try:
-            model = self._exported_model(engine, shape)
+            model = self._int8_model(shape, images[0]) if self.precision == "int8" else None
+            model = model or self._exported_model(engine, shape)
         except Exception as exc:  # an export that cannot be built or loaded: keep working on torch
             log.warning("engine %s failed at input %dx%d (%s); using torch from now on", engine, *shape, exc)
             self.engine = "torch"
@@ -308,8 +313,25 @@ class YoloPoseDetector:
         key = (engine, shape)
         if key not in self._exported:
             self._exported[key] = load_exported(self.weights, self.weights_hash, engine, shape,
-                                                _precision_kwargs(False), fp32=self.precision == "fp32")
+                                                _precision_kwargs(False), fp32=self.precision != "native")
         return self._exported[key]
+
+    def _int8_model(self, shape: tuple[int, int], image: np.ndarray) -> Any:
+        """The int8 model for ``shape``, or None while it warms up on fp32 (:class:`trackers.int8.Int8Models`)."""
+        from reid_core.engines import export_dir
+        from trackers.engines import exported_model_path
+        from trackers.int8 import Int8Models
+
+        if self._int8 is None:
+            self._int8 = Int8Models(self.weights_hash)
+        self._exported_model("openvino", shape)  # the fp32 export: runs the warm-up frames, is quantised
+        folder = exported_model_path(export_dir("detector", self.weights_hash, "openvino", shape, 1), "openvino")
+        try:
+            return self._int8.model_for(shape, image, folder)
+        except Exception as exc:  # NNCF and OpenVINO raise their own types; fp32 OpenVINO still works
+            log.warning("int8 quantisation failed at %dx%d (%s); running fp32 from now on", *shape, exc)
+            self.precision = "fp32"
+            return None
 
     def _engine_for(self, shape: tuple[int, int], image: np.ndarray, imgsz: int) -> str:
         """The engine in use; with ``auto`` and several installed, chosen on the first frame."""
@@ -330,6 +352,22 @@ class YoloPoseDetector:
         for key in [k for k in self._exported if k[0] != self.engine]:
             del self._exported[key]
         return self.engine
+
+
+def _usable_precision(precision: str, candidates: Sequence[str]) -> str:
+    """``int8`` when it can run here (OpenVINO among the engines, NNCF installed), else ``fp32``, said once."""
+    if precision != "int8":
+        return precision
+    from trackers.int8 import nncf_available
+
+    if "openvino" not in candidates:
+        log.warning("precision int8 runs on the OpenVINO engine only (engine here: %s); using fp32",
+                    ", ".join(candidates))
+        return "fp32"
+    if not nncf_available():
+        log.warning("precision int8 needs nncf (pip install 'reidwatch[int8]'); using fp32")
+        return "fp32"
+    return "int8"
 
 
 def _precision_kwargs(half: bool) -> dict[str, Any]:

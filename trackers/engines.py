@@ -100,8 +100,9 @@ def load_exported(
     raise AssertionError("unreachable")
 
 
-def pin_openvino_fp32(model: Any, folder: Path) -> bool:
-    """Recompile an ultralytics OpenVINO model in fp32 on the usable cores.
+def pin_openvino_fp32(model: Any, folder: Path, *, hint: str | None = "f32") -> bool:
+    """Recompile an ultralytics OpenVINO model in fp32 (``hint=None``: the CPU's default precision) on the usable
+    cores.
 
     OpenVINO's CPU plugin defaults to bf16 on CPUs that have it (AMX, AVX512-BF16), which moved vtest's
     tracking figures by up to 0.007 MOTA; fp32 gives torch's detections. Returns False (and leaves the model
@@ -115,9 +116,10 @@ def pin_openvino_fp32(model: Any, folder: Path) -> bool:
     import openvino as ov
 
     xml = next(Path(folder).glob("*.xml"))
-    backend.ov_compiled_model = ov.Core().compile_model(str(xml), "CPU", {
-        "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": usable_threads(),
-    })  # fmt: skip
+    config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": usable_threads()}
+    if hint:
+        config["INFERENCE_PRECISION_HINT"] = hint
+    backend.ov_compiled_model = ov.Core().compile_model(str(xml), "CPU", config)
     return True
 
 

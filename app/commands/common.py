@@ -12,8 +12,9 @@ from app.store import Database, open_database
 
 
 def add_db_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", metavar="PATH", help="database file (default: $REIDWATCH_DB, the config file, or the "
-                   "platform data dir, e.g. ~/.local/share/reidwatch/reidwatch.db)")
+    p.add_argument("--db", metavar="PATH|URL", help="database: a SQLite file, or a shared PostgreSQL database "
+                   "postgresql://user@host/dbname (default: $REIDWATCH_DB, the config file, or the platform data "
+                   "dir, e.g. ~/.local/share/reidwatch/reidwatch.db)")
 
 
 def add_device_argument(p: argparse.ArgumentParser) -> None:

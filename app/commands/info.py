@@ -16,7 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def summarize(db) -> str:  # type: ignore[no-untyped-def]
-    lines = [f"database: {db.path}"]
+    lines = [f"database: {db.label}"]
     with db.session() as s:
         for cam in repo.list_cameras(s):
             lines.append(f"camera {cam.name} ({cam.kind}{', ' + cam.url_redacted if cam.url_redacted else ''})")
@@ -27,12 +27,24 @@ def summarize(db) -> str:  # type: ignore[no-untyped-def]
         from app.training.active import ACTIVE_KEY
 
         active = repo.get_setting(s, ACTIVE_KEY)
-        lines.append(f"encoder: {active['path']} ({active.get('tag', '?')})" if active
-                     else "encoder: default (ImageNet backbone, not adapted to this site)")
+        if active:
+            from app.training.active import active_checkpoint
+
+            local = active_checkpoint(db, active)
+            where = str(local) if local is not None else f"{active['path']} (missing on this machine)"
+            lines.append(f"encoder: {where} ({active.get('tag', '?')})")
+        else:
+            lines.append("encoder: default (ImageNet backbone, not adapted to this site)")
         n_ids = s.scalar(select(func.count(m.Identity.id)))
         n_emb = s.scalar(select(func.count(m.Embedding.id)))
         n_obs = s.scalar(select(func.count(m.Observation.id)))
         lines.append(f"{n_obs} observations, {n_emb} embeddings, {n_ids} identities")
+        from app.store.crops import crop_stats
+
+        crops = crop_stats(s)
+        if crops.crops:
+            lines.append(f"{crops.crops} training crops of {crops.tracks} tracks ({crops.jpeg_bytes / 1e6:.1f} MB, "
+                         f"kept for tracks whose video is not kept)")
         thr = repo.get_setting(s, "link.threshold")
         if thr and "value" in thr:
             how = "calibrated" if thr.get("calibrated") else thr.get("source", "given")

@@ -9,16 +9,23 @@ from dataclasses import replace
 from tqdm import tqdm
 
 from app.commands.common import add_db_argument, add_device_argument, add_engine_argument, open_db, parse_time
+from app.commands.worker import add_broker_argument
 from app.errors import UserError
 from app.ingest.job import AlreadyIngestedError
 from app.ingest.video import probe_video
+from app.ops.metrics import add_metrics_arguments, serve_from_args
 from app.runtime import IngestRequest, Runtime
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("video", help="video file to ingest")
+    p.add_argument("video", nargs="+", metavar="FILE",
+                   help="video file to ingest (with --queue: one or more, each queued as one job)")
+    p.add_argument("--queue", action="store_true",
+                   help="queue the files for `reidwatch worker`s instead of ingesting here (the files must be "
+                        "on storage every worker reaches, at the same path)")
+    add_broker_argument(p)
     p.add_argument("--camera", required=True, help="camera name (created when new)")
     p.add_argument("--start", help="wall-clock time of the first frame, ISO 8601 (default: the file's mtime)")
     p.add_argument("--fps", type=float, help="override the frame rate the file reports")
@@ -31,13 +38,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-frames", type=int, help="stop after this many frames (for quick looks)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_db_argument(p)
+    add_metrics_arguments(p)
     add_device_argument(p)
     add_engine_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.queue:
+        return _enqueue(args)
+    if len(args.video) > 1:
+        raise UserError(f"{len(args.video)} files given: ingest one at a time, or queue them all with --queue")
     cfg, db = open_db(args)
-    info = probe_video(args.video)  # validate before loading any model
+    serve_from_args(args)
+    info = probe_video(args.video[0])  # validate before loading any model
     start = parse_time(args.start, "--start")
     det = cfg.detector
     if args.imgsz:
@@ -86,4 +99,34 @@ def run(args: argparse.Namespace) -> int:
     db.close()
     if outcome.link_error:
         raise UserError(f"the video is stored, but linking failed: {outcome.link_error}; run `reidwatch link`")
+    return 0
+
+
+_WORKER_SIDE = ("tracker", "imgsz", "weights", "detector_weights", "max_frames", "device", "engine")
+
+
+def _enqueue(args: argparse.Namespace) -> int:
+    """``ingest --queue``: one job per file on the broker, recorded in the store; workers ingest them."""
+    from app.queue.broker import resolve_broker
+    from app.queue.enqueue import enqueue_files
+
+    given = [f"--{name.replace('_', '-')}" for name in _WORKER_SIDE if getattr(args, name, None)]
+    if given:
+        raise UserError(f"{', '.join(given)} cannot be queued: each worker ingests with its own configuration "
+                        "(set them in the workers' config file or `reidwatch worker` options)")
+    if args.start and len(args.video) > 1:
+        raise UserError("--start gives the first frame's time of one file: queue files with different start times "
+                        "one at a time (without --start, each file's modification time is used)")
+    cfg, db = open_db(args)
+    try:
+        broker = resolve_broker(args.broker, cfg)
+        start = parse_time(args.start, "--start")
+        options = {"start": start.isoformat() if start else None, "fps": args.fps, "force": args.force,
+                   "link": not args.no_link}
+        queued = enqueue_files(db, broker, args.video, camera=args.camera, options=options)
+    finally:
+        db.close()
+    for q in queued:
+        print(f"queued {q.path} as job {q.job_id[:12]}")
+    print(f"{len(queued)} job(s) queued for camera {args.camera}; `reidwatch queue` shows their progress")
     return 0

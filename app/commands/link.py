@@ -28,6 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="how two tracks' samples become one distance: pair_min (closest pair of samples), "
                    "pair_mean, visible_mean (per stripe, the mean of the samples where it was visible), mean; "
                    "default auto: pair_min up to 6000 samples in all, visible_mean beyond")
+    p.add_argument("--method", choices=("auto", "dense", "sparse"), default="auto",
+                   help="dense: one N x N matrix; sparse: candidate pairs from the search index, clustered per "
+                   "component (any size); default auto: dense up to 3000 tracks")
     add_db_argument(p)
 
 
@@ -37,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     cfg, db = open_db(args, create=False)
     try:
         summary = link_store(db, cfg, cameras=camera_list(args.cameras), threshold=args.threshold,
-                             aggregation=args.aggregation, who="cli")
+                             aggregation=args.aggregation, who="cli", method=args.method)
     finally:
         db.close()
     sys.stdout.write(summary.message + "\n")

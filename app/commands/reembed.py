@@ -32,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
             active = active_encoder(db)
             if not active:
                 raise UserError("the store has no active encoder yet: use --weights CKPT (or `reidwatch adapt`)")
-            path = Path(active["path"])
+            from app.training.active import active_checkpoint
+
+            path = active_checkpoint(db, active) or Path(active["path"])
         else:
             path = Path(args.weights)
         try:

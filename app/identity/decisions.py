@@ -22,6 +22,7 @@ from app.errors import UserError
 from app.identity.tables import new_identity, pair_distance_and_kind
 from app.store import Database, repo
 from app.store import models as m
+from app.store.locks import IDENTITIES, acquire
 from app.store.records import DecisionInfo, as_utc
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ def _pair(s: Session, track_a: int, track_b: int) -> tuple[m.Track, m.Track]:
 def confirm_match(db: Database, track_a: int, track_b: int, *, who: str | None = None) -> DecisionInfo:
     """The two tracks are the same person: their identities become one (must-link for later runs)."""
     with db.session() as s:
+        acquire(s, IDENTITIES)  # one identity change at a time across nodes (app.store.locks)
         ta, tb = _pair(s, track_a, track_b)
         before = _snapshot(s, [ta.identity_id, tb.identity_id], [ta.id, tb.id])
         ia, ib = ta.identity_id, tb.identity_id
@@ -164,6 +166,7 @@ def reject_match(db: Database, track_a: int, track_b: int, *, who: str | None = 
     """The two tracks are different people: when they share an identity, ``track_b`` leaves it for a new one
     (cannot-link for later runs)."""
     with db.session() as s:
+        acquire(s, IDENTITIES)  # one identity change at a time across nodes (app.store.locks)
         ta, tb = _pair(s, track_a, track_b)
         before = _snapshot(s, [ta.identity_id, tb.identity_id], [ta.id, tb.id])
         moved_to = None
@@ -181,6 +184,7 @@ def rename_identity(db: Database, identity_id: int, name: str, *, who: str | Non
     if len(clean) > MAX_NAME:
         raise UserError(f"name too long ({len(clean)} characters, at most {MAX_NAME})")
     with db.session() as s:
+        acquire(s, IDENTITIES)  # one identity change at a time across nodes (app.store.locks)
         ident = _identity(s, identity_id)
         before = _snapshot(s, [ident.id], [])
         ident.name = clean or None
@@ -190,6 +194,7 @@ def rename_identity(db: Database, identity_id: int, name: str, *, who: str | Non
 def set_watch(db: Database, identity_id: int, on: bool = True, *, who: str | None = None) -> DecisionInfo:
     """Put an identity on (or take it off) the watchlist that live monitoring alerts on."""
     with db.session() as s:
+        acquire(s, IDENTITIES)  # one identity change at a time across nodes (app.store.locks)
         ident = _identity(s, identity_id)
         before = _snapshot(s, [ident.id], [])
         ident.watch = int(bool(on))
@@ -222,6 +227,7 @@ def merge_identities(db: Database, identity_ids: list[int], *, who: str | None =
     if len(ids) < 2:
         raise UserError("merge needs at least two different identities")
     with db.session() as s:
+        acquire(s, IDENTITIES)  # one identity change at a time across nodes (app.store.locks)
         for iid in ids:
             _identity(s, iid)
         before = _snapshot(s, list(ids), [])
@@ -234,6 +240,7 @@ def merge_identities(db: Database, identity_ids: list[int], *, who: str | None =
 def split_identity(db: Database, identity_id: int, track_id: int, *, who: str | None = None) -> DecisionInfo:
     """Take one track out of an identity into a new identity (cannot-link to the rest for later runs)."""
     with db.session() as s:
+        acquire(s, IDENTITIES)  # one identity change at a time across nodes (app.store.locks)
         ident = _identity(s, identity_id)
         tr = _track(s, track_id)
         if tr.identity_id != ident.id:
@@ -253,6 +260,7 @@ def undo_last(db: Database, *, who: str | None = None) -> DecisionInfo | None:
     """Undo the most recent decision still in force: restore the identities it changed and stop later linking
     runs from applying it. Returns the decision undone, or None when there is nothing to undo."""
     with db.session() as s:
+        acquire(s, IDENTITIES)  # one identity change at a time across nodes (app.store.locks)
         d = s.scalar(select(m.Decision).where(m.Decision.undone == 0, m.Decision.kind != "undo")
                      .order_by(m.Decision.at.desc(), m.Decision.id.desc()).limit(1))
         if d is None:

@@ -184,3 +184,15 @@ def sample_pair_distance(global_feat: np.ndarray, parts: np.ndarray, visibility:
         sums = np.add.reduceat(np.add.reduceat(d, starts, axis=0), starts, axis=1)
         return (sums / np.outer(counts, counts)).astype(np.float32)
     raise ValueError(f"unknown reduce {reduce!r}; valid: min, mean")
+
+
+def unit_distance(a: TrackDescriptors, b: TrackDescriptors) -> np.ndarray:
+    """Eq. 8 between descriptors whose rows are already unit (the descriptor table's): (len(a), len(b)) float32,
+    as three numpy matrix products (no tensors to lay out: linking and search call it for a few dozen rows at a
+    time, many times)."""
+    va, vb = a.visibility.astype(np.float32), b.visibility.astype(np.float32)
+    shared = va @ vb.T
+    width = a.parts.shape[1] * a.parts.shape[2]
+    pa = (a.parts * va[:, :, None]).reshape(len(a), width)
+    pb = (b.parts * vb[:, :, None]).reshape(len(b), width)
+    return ((shared - pa @ pb.T + 1.0 - a.global_feat @ b.global_feat.T) / (shared + 1.0)).astype(np.float32)

@@ -6,16 +6,20 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, insert, select, update
 
 from app.config import Config
 from app.errors import UserError
+from app.identity import ann
 from app.identity import cluster as lk
 from app.identity import constraints as lc
+from app.identity import descriptor_table as dt
+from app.identity import descriptors as lm
 from app.identity.decisions import new_identity
 from app.identity.linking import (
     DEFAULT_AGGREGATION,
     DEFAULT_THRESHOLD,
+    DENSE_LIMIT,
     OCCLUSION_GAP_S,
     descriptors_for,
     distance_matrix,
@@ -29,6 +33,7 @@ from app.identity.linking import (
 )
 from app.store import Database, repo
 from app.store import models as m
+from app.store.locks import IDENTITIES, acquire
 
 log = logging.getLogger(__name__)
 
@@ -71,64 +76,93 @@ def stitch_source(db: Database, source_id: int, *, use_appearance: bool = True) 
 
 
 def link_after_ingest(db: Database, cfg: Config, source_id: int) -> str:
-    """Stitch the new source's fragments into stays, then relink the whole store; a one-line summary."""
+    """Stitch the new source's fragments into stays, then relink the whole store, or, past DENSE_LIMIT tracks,
+    link only the new source's tracks into their neighbourhoods (``link_new_tracks``); a one-line summary."""
     joins = stitch_source(db, source_id)
-    summary = link_store(db, cfg, who="ingest")
-    return f"{joins} occlusion joins; {summary.message}"
+    with db.session() as s:
+        n_tracks = s.scalar(select(func.count(m.Track.id))) or 0
+        new = [int(t) for t in s.scalars(select(m.Track.id).where(m.Track.source_id == source_id))]
+    if n_tracks <= DENSE_LIMIT or not new:
+        summary = link_store(db, cfg, who="ingest")
+        return f"{joins} occlusion joins; {summary.message}"
+    got = link_new_tracks(db, cfg, new)
+    linked = [i for i in got.values() if i is not None]
+    return (f"{joins} occlusion joins; {len(linked)} new tracks linked into their neighbourhoods "
+            f"({len(set(linked))} identities; run `reidwatch link` to relink the whole store)")
 
 
 def link_new_tracks(db: Database, cfg: Config, track_ids: list[int], *, candidates: int = 50) -> dict[int, int | None]:
-    """Live cameras: give newly closed tracks an identity without relinking the store. Each joins the identity
-    whose tracks (among its ``candidates`` nearest by search) are closest on average, with the last run's
-    distance and threshold, when no hard constraint or operator decision forbids it; else a new identity.
-    A later ``link_store`` may reorganise. Returns track id -> identity id (None: no embeddings)."""
-    from app.identity.search import search_descriptor
-
+    """Live cameras and new ingests into a large store: give new tracks an identity without relinking the store.
+    Each joins the identity whose tracks (among its ``candidates`` nearest in the search index) are closest on
+    average, with the last run's distance and threshold, when no hard constraint or operator decision forbids
+    it; else a new identity. Only the new tracks' neighbourhoods are read. A later ``link_store`` may
+    reorganise. Returns track id -> identity id (None: no embeddings)."""
     with db.session() as s:
         last = s.scalar(select(m.LinkRun).order_by(m.LinkRun.id.desc()).limit(1))
         threshold = cfg.link.threshold if cfg.link.threshold is not None else (
             last.threshold if last is not None else DEFAULT_THRESHOLD)
         aggregation = (last.params or {}).get("aggregation", DEFAULT_AGGREGATION) if last else DEFAULT_AGGREGATION
-        kept, descs, _ = descriptors_for(s, sorted(int(t) for t in track_ids))
+        kept, descs = dt.load(s, sorted({int(t) for t in track_ids}))
     out: dict[int, int | None] = {int(t): None for t in track_ids}
     if descs is None:
         return out
-    for i, tid in enumerate(kept):
-        hits = search_descriptor(db, descs.take([i]), k=candidates, exclude={tid})
-        with db.session() as s:
-            near = [h.track_id for h in hits if h.identity_id is not None]
-            table = load_track_table(s, track_ids=[tid, *near])
-            ids, near_descs, samples = descriptors_for(s, table.ids.tolist())
-            if near_descs is None:
-                continue
-            row = {t: j for j, t in enumerate(table.ids.tolist())}
-            sub = take_tracks(table, np.array([row[t] for t in ids], np.int64))
-            dist = distance_matrix(ids, near_descs, samples, aggregation)
-            cannot = hard_constraints(sub, cfg, transition_windows(s))
-            _, op_cannot = operator_pairs(s, sub)
-            for a, b in op_cannot:
-                cannot[a, b] = cannot[b, a] = True
-            me = ids.index(tid)
+    index = ann.index_for(db)  # holds the new tracks too: they may join each other
+    with index.lock:
+        pos, _ = index.search(index.reduce(descs), candidates + 1)
+        near = [index.track_ids[p[p >= 0]].tolist() for p in pos]
+    with db.session() as s:
+        acquire(s, IDENTITIES)  # two nodes never give one person two new identities (app.store.locks)
+        table = load_track_table(s, track_ids=sorted(set(kept).union(*near)))
+        row = {int(t): i for i, t in enumerate(table.ids)}
+        ident = {int(t): int(x) for t, x in zip(table.ids, table.identity, strict=True)}
+        pair_kind = aggregation in ("pair_min", "pair_mean")
+        ids, all_descs, samples = descriptors_for(s, table.ids.tolist(), aggregation=aggregation,
+                                                  samples=pair_kind)
+        drow = {t: i for i, t in enumerate(ids)}
+        if all_descs is None:  # the new tracks' rows went away meanwhile
+            return out
+        _, op_cannot = operator_pairs(s, table)
+        refused = {(min(a, b), max(a, b)) for a, b in op_cannot}
+        windows = transition_windows(s)
+        keys = stay_keys(table)
+        assigned: dict[int, list[int]] = {}
+        matches = []
+        for i, tid in enumerate(kept):
+            others = [t for t in near[i] if t != tid and ident.get(t, -1) >= 0 and t in drow]
+            rows = np.array([row[tid], *(row[t] for t in others)], np.int64)
+            sub = take_tracks(table, rows)
+            if pair_kind:
+                dist = distance_matrix([tid, *others], all_descs.take([drow[t] for t in (tid, *others)]),
+                                       samples, aggregation)[0, 1:]
+            else:
+                dist = lm.unit_distance(descs.take([i]), all_descs.take([drow[t] for t in others]))[0]
+            cannot = hard_constraints(sub, cfg, windows)[0, 1:] if others else np.zeros(0, bool)
             by_ident: dict[int, list[int]] = {}
-            for j, t in enumerate(ids):
-                if t != tid:
-                    by_ident.setdefault(int(sub.identity[j]), []).append(j)
+            for j, t in enumerate(others):
+                by_ident.setdefault(ident[t], []).append(j)
             best, best_d = None, threshold
-            for ident, js in by_ident.items():
-                if ident < 0 or cannot[me, js].any():
+            for who, js in by_ident.items():
+                if cannot[js].any() or any((min(row[tid], row[others[j]]), max(row[tid], row[others[j]]))
+                                           in refused for j in js):
                     continue
-                d = float(dist[me, js].mean())
+                d = float(dist[js].mean())
                 if d < best_d:
-                    best, best_d = ident, d
+                    best, best_d = who, d
             target = best if best is not None else new_identity(s)
-            s.query(m.Track).filter(m.Track.id == tid).update({m.Track.identity_id: target}, synchronize_session=False)
-            if best is not None:
-                j = min(by_ident[best], key=lambda j: dist[me, j])
-                keys = stay_keys(sub)
-                gap = float(lc.time_gaps(sub.t_start, sub.t_end)[me, j])
-                s.add(m.Match(run_id=None, track_a=int(ids[j]), track_b=tid, distance=float(dist[me, j]),
-                              kind=lk.link_kind(bool(sub.camera[me] == sub.camera[j]), bool(keys[me] == keys[j]),
-                                                gap, occlusion_gap_s=OCCLUSION_GAP_S), status="auto"))
+            ident[tid] = target
+            assigned.setdefault(target, []).append(tid)
             out[tid] = target
-        log.info("track %d -> identity %s (%s)", tid, target, f"distance {best_d:.3f}" if best else "new")
+            if best is not None:
+                j = min(by_ident[best], key=lambda j: dist[j])
+                a, b = row[others[j]], row[tid]
+                gap = float(lc.time_gaps(table.t_start[[a, b]], table.t_end[[a, b]])[0, 1])
+                matches.append({"run_id": None, "track_a": int(others[j]), "track_b": tid,
+                                "distance": float(dist[j]), "status": "auto",
+                                "kind": lk.link_kind(bool(table.camera[a] == table.camera[b]),
+                                                     bool(keys[a] == keys[b]), gap, occlusion_gap_s=OCCLUSION_GAP_S)})
+            log.info("track %d -> identity %s (%s)", tid, target, f"distance {best_d:.3f}" if best else "new")
+        for target, tids in assigned.items():
+            s.execute(update(m.Track).where(m.Track.id.in_(tids)).values(identity_id=target))
+        if matches:
+            s.execute(insert(m.Match), matches)
     return out

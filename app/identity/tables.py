@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.errors import UserError
 from app.identity import cluster as lk
 from app.identity import constraints as lc
+from app.identity import descriptor_table as dt
 from app.identity import descriptors as lm
 from app.store import models as m
 from app.store import repo
@@ -91,21 +92,24 @@ def stay_keys(table: TrackTable) -> np.ndarray:
     return np.where(table.stay >= 0, table.source * 1_000_000_007 + table.stay, -table.ids - 1)
 
 
-def descriptors_for(s: Session, track_ids: list[int], *, aggregation: str = DEFAULT_AGGREGATION
-                    ) -> tuple[list[int], lm.TrackDescriptors | None, dict]:
-    """Aggregated descriptors of the tracks that have embeddings -> (ids kept, descriptors, raw samples)."""
-    samples = repo.track_embeddings(s, track_ids) if track_ids else {}
-    kept = [t for t in track_ids if t in samples]
+def descriptors_for(s: Session, track_ids: list[int], *, aggregation: str = DEFAULT_AGGREGATION,
+                    samples: bool = True) -> tuple[list[int], lm.TrackDescriptors | None, dict]:
+    """Descriptors of the tracks that have embeddings -> (ids kept, descriptors, raw samples). ``visible_mean``
+    (and the pair aggregations) read the descriptor table (``app.identity.descriptor_table``); ``mean``, kept
+    for comparison, aggregates the samples. ``samples=False``: no raw samples (an empty dict) unless needed."""
+    raw = repo.track_embeddings(s, track_ids) if track_ids and (samples or aggregation == "mean") else {}
+    if aggregation != "mean":
+        kept, table_descs = dt.load(s, track_ids)
+        return kept, table_descs, raw
+    kept = [t for t in track_ids if t in raw]
     if not kept:
-        return [], None, samples
-    mode = aggregation if aggregation in ("visible_mean", "mean") else DEFAULT_AGGREGATION
-    descs = [lm.aggregate_samples(samples[t].global_feat, samples[t].parts, samples[t].visibility, mode=mode)
-             for t in kept]
+        return [], None, raw
+    descs = [lm.aggregate_samples(raw[t].global_feat, raw[t].parts, raw[t].visibility, mode="mean") for t in kept]
     dims = {(d.global_feat.shape[1], d.parts.shape[1:]) for d in descs}
     if len(dims) > 1:
         raise UserError(f"the store holds embeddings of different sizes {sorted(dims)}: tracks embedded with "
                         f"different encoders cannot be compared; re-ingest with one encoder")
-    return kept, lm.TrackDescriptors.stack(descs), samples
+    return kept, lm.TrackDescriptors.stack(descs), raw
 
 
 def take_tracks(table: TrackTable, rows: np.ndarray) -> TrackTable:

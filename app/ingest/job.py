@@ -14,6 +14,7 @@ from app.ingest.overlap import DetectAhead, overlap_default
 from app.ingest.pipeline import CameraProcessor, EncoderLike, frame_time
 from app.ingest.resume import close_unfinished_tracks
 from app.ingest.video import FrameReader, content_hash, probe_video
+from app.ops.metrics import track_processor
 from app.store import Database, repo
 from trackers.types import Detector, Tracker
 
@@ -49,11 +50,12 @@ def ingest_video(
     start: datetime | None = None, fps: float | None = None, force: bool = False, batch_frames: int = 1,
     samples_per_track: int = 6, flush_every: int = 25, progress: ProgressFn | None = None,
     settings: dict | None = None, max_frames: int | None = None, close_after_s: float = 4.0,
-    overlap: bool | None = None,
+    overlap: bool | None = None, training_crops: int = 0,
 ) -> IngestResult:
     """Ingest one file into the store. Ctrl-C (KeyboardInterrupt) commits what was processed, marks the
     source incomplete and re-raises; a second run resumes after the last stored frame. ``overlap`` runs
-    detection on its own thread ahead of tracking and writes (None: ``overlap_default()``)."""
+    detection on its own thread ahead of tracking and writes (None: ``overlap_default()``). ``training_crops``: crops
+    kept per track for adaptation (0: none, the video is re-read; ``app.ingest.training_crops``)."""
     info = probe_video(path)
     fps = fps or info.fps
     digest = content_hash(info.path)
@@ -91,7 +93,8 @@ def ingest_video(
         close_unfinished_tracks(db, source.id, info, encoder, samples_per_track=samples_per_track)
     proc = CameraProcessor(db=db, camera_id=cam.id, source_id=source.id, tracker=tracker, encoder=encoder,
                            samples_per_track=samples_per_track, close_after_s=close_after_s,
-                           local_id_offset=offset)
+                           local_id_offset=offset, training_crops=training_crops)
+    track_processor(camera, proc)  # --metrics-port: frames, detections, tracks of this camera
     total = info.frame_count or 0
     done = resume_from
     try:

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from app.ingest.sampling import Sample, TrackSampler, crop_box, overlap_with_others, sample_quality, sharpness
 from app.ingest.tracklife import LocalIds, expired, is_gap, keep_newest
+from app.ingest.training_crops import CropReservoir, new_reservoir, write_track_crops
+from app.ops.metrics import timed_write
 from app.store import Database, repo
 from app.store.records import ObservationRecord
 from trackers.types import Detections, Tracker, Tracks
@@ -78,6 +80,7 @@ class _OpenTrack:
     first_t: datetime | None = None
     last_t: datetime | None = None
     embedded: _Embedded | None = None  # computed once, before the transaction that writes the closed track
+    crops: CropReservoir | None = None  # training crops, kept when the video is not (app.ingest.training_crops)
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ class CameraProcessor:
         self, *, db: Database, camera_id: int, source_id: int, tracker: Tracker, encoder: EncoderLike,
         samples_per_track: int = 6, close_after_s: float = 4.0, local_id_offset: int = 0,
         embed_batch: int = 32, max_buffered_rows: int = 200_000, max_closing: int = 5_000,
+        training_crops: int = 0,
     ) -> None:
         if not close_after_s > 0:
             raise ValueError(f"close_after_s: expected > 0, got {close_after_s}")
@@ -132,6 +136,7 @@ class CameraProcessor:
         self.max_buffered_rows = max_buffered_rows
         self.max_closing = max_closing
         self.embed_batch = embed_batch
+        self.training_crops = training_crops  # per track, for adaptation; 0 = none (the video is kept)
         self.tag = model_tag(encoder)
         self.stats = ProcessorStats()
         self._ids = LocalIds(local_id_offset)
@@ -164,7 +169,7 @@ class CameraProcessor:
             if ot is None:
                 ot = _OpenTrack(self._ids.open(tid), None, frame_index,
                                 TrackSampler(k=self.samples_per_track, min_gap=3), tracker_id=tid,
-                                first_frame=frame_index, first_t=t)
+                                first_frame=frame_index, first_t=t, crops=new_reservoir(self.training_crops))
                 self._open[tid] = ot
             ot.last_frame = frame_index
             ot.last_t = t
@@ -174,6 +179,8 @@ class CameraProcessor:
             self._obs.append((ot, rec))
             if not predicted:
                 self._consider_sample(ot, frame_index, image, box, kps, float(overlaps[i]), (fh, fw))
+                if ot.crops is not None:
+                    ot.crops.offer(frame_index, t, image, box, kps, float(overlaps[i]))
         seen = {k: ot.last_t for k, ot in self._open.items() if ot.last_t is not None}
         for tid in expired(seen, t, self.close_after_s):
             self._close(tid)
@@ -181,7 +188,10 @@ class CameraProcessor:
         return tracks
 
     def _close(self, tracker_id: int) -> None:
-        self._closing.append(self._open.pop(tracker_id))
+        ot = self._open.pop(tracker_id)
+        if ot.crops is not None:
+            ot.crops.finish()  # JPEG-encoded now, outside the write transaction; the raw crops are freed
+        self._closing.append(ot)
         self._ids.close(tracker_id)
 
     def _end_all_open(self) -> None:
@@ -249,7 +259,7 @@ class CameraProcessor:
         self._embed(closing)
         created: dict[int, int] = {}  # local id -> new track id; applied only once the commit succeeded
         try:
-            with self.db.session() as s:
+            with timed_write("flush"), self.db.session() as s:  # latency and errors: app.ops.metrics
                 rows = []
                 for ot, r in obs:
                     track_id = ot.db_id or created.get(ot.local_id)
@@ -315,6 +325,7 @@ class CameraProcessor:
             jpeg = thumbnail_jpeg(best.crop_bgr) if best is not None else None
             if jpeg:
                 repo.set_thumbnail(s, track_id, jpeg)
+            write_track_crops(s, track_id, c.crops)
             written.append(track_id)
         return written
 

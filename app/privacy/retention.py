@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from app.config import RetentionConfig
 from app.errors import UserError
+from app.identity.descriptor_table import bump_epoch
 from app.privacy import audit
 from app.store import Database
 from app.store import models as m
@@ -174,6 +175,8 @@ def _delete_batch(s: Session, batch: list[int]) -> int:
                       if i is not None)
         s.execute(delete(m.Observation).where(m.Observation.track_id.in_(chunk)))
         s.execute(delete(m.Embedding).where(m.Embedding.track_id.in_(chunk)))
+        s.execute(delete(m.TrackDescriptor).where(m.TrackDescriptor.track_id.in_(chunk)))
+        bump_epoch(s)  # search indexes rebuild
         s.execute(delete(m.Match).where(or_(m.Match.track_a.in_(chunk), m.Match.track_b.in_(chunk))))
         s.execute(delete(m.Track).where(m.Track.id.in_(chunk)))
     gone = 0
@@ -221,7 +224,7 @@ def purge(db: Database, cuts: Mapping[str, datetime], *, who: str | None = None,
           progress: ProgressFn | None = None) -> PurgeResult:
     """Delete the tracks that ended before their camera's cut (see the module's description)."""
     t0 = time.monotonic()
-    size0 = store_bytes(db.path)
+    size0 = db.size_bytes()
     plan = plan_purge(db, cuts)
     if dry_run:
         return PurgeResult(plan, 0, 0, size0, size0, "none", time.monotonic() - t0, dry_run=True)
@@ -249,7 +252,7 @@ def purge(db: Database, cuts: Mapping[str, datetime], *, who: str | None = None,
             progress(deleted, len(ids))
     t_vacuum = time.monotonic()
     done = reclaim_space(db) if vacuum else "not asked"
-    result = PurgeResult(plan, deleted, gone, size0, store_bytes(db.path), done, time.monotonic() - t0,
+    result = PurgeResult(plan, deleted, gone, size0, db.size_bytes(), done, time.monotonic() - t0,
                          vacuum_seconds=time.monotonic() - t_vacuum)
     log.info("%s", result.message)
     return result

@@ -38,7 +38,7 @@ def provenance(
     threshold = link_run.threshold if link_run is not None else _threshold_from_setting(setting)
     return Provenance(
         reidwatch_version=__version__, generated_at=now.astimezone(timezone.utc),
-        database=str(db.path) if f.include_paths else db.path.name, model_tags=tuple(sorted(tags)),
+        database=db.label if f.include_paths else db.path.name, model_tags=tuple(sorted(tags)),
         threshold=threshold, threshold_setting=setting if isinstance(setting, dict) else None, link_run=link_run,
         sources=sources,
     )

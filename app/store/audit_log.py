@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.store import models as m
+from app.store.locks import AUDIT, acquire
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ def append(s: Session, action: str, who: str | None, details: Mapping[str, Any] 
     who_ = (" ".join(str(who).split()) if who else "") or current_who()
     entry = m.AuditEntry(at=datetime.now(timezone.utc).replace(tzinfo=None), who=who_[:MAX_WHO], action=action,
                          details=canonical(dict(details or {})), prev_hash="", hash="")
+    acquire(s, AUDIT)  # PostgreSQL: appends take turns until the commit, so the chain never forks
     s.add(entry)
     s.flush()  # the insert takes the write lock: nobody appends between here and the commit
     prev = s.scalar(select(m.AuditEntry.hash).where(m.AuditEntry.id < entry.id)

@@ -33,6 +33,36 @@ class Camera(Base):
     kind: Mapped[str] = mapped_column(String(16), default="file")  # file | rtsp
     url_redacted: Mapped[str | None] = mapped_column(String(2000), default=None)  # never holds credentials
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # registered for `watch --node`: "env:VAR" or a URL without credentials (app.nodes.registry); else None
+    stream_ref: Mapped[str | None] = mapped_column(String(2000), default=None)
+
+
+class CameraLease(Base):
+    """Which node watches a registered camera (one row per camera), its heartbeat, health and frames/s."""
+
+    __tablename__ = "camera_leases"
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
+    node: Mapped[str] = mapped_column(String(200), index=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # SQLite: free after this; PostgreSQL: display
+    health: Mapped[str] = mapped_column(String(32), default="connecting")
+    fps: Mapped[float] = mapped_column(Float, default=0.0)
+    frames: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Node(Base):
+    """A ``watch --node`` process running now (its row goes when it stops; a dead one's row goes stale)."""
+
+    __tablename__ = "nodes"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Source(Base):
@@ -121,6 +151,41 @@ class Embedding(Base):
     model_tag: Mapped[str] = mapped_column(String(200))
 
 
+class TrackDescriptor(Base):
+    """One aggregated PGFA descriptor per embedded track (app.identity.descriptors.aggregate_many of its samples),
+    written with the samples; search and linking read it, never the samples. float16 unit rows; ``id`` grows
+    with every write, so an index knows which rows it has not seen."""
+
+    __tablename__ = "track_descriptors"
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: Mapped[int] = mapped_column(primary_key=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), unique=True)
+    model_tag: Mapped[str] = mapped_column(String(200))
+    n_samples: Mapped[int] = mapped_column(Integer)
+    global_feat: Mapped[bytes] = mapped_column(LargeBinary)  # float16 (Dg,)
+    parts: Mapped[bytes] = mapped_column(LargeBinary)  # float16 (P, Dp), a stripe never seen is zeros
+    visibility: Mapped[int] = mapped_column(Integer)  # bit i set = stripe i seen in some sample
+
+
+class TrackCrop(Base):
+    """A training crop of a track whose video is not kept (app.store.crops): JPEG (height capped), the frame, the
+    box cut from it (frame pixels) and the 17 keypoints in the JPEG's pixels. Goes with its track."""
+
+    __tablename__ = "track_crops"
+    __table_args__ = (UniqueConstraint("track_id", "frame", name="uq_track_crops_track_frame"),
+                      {"sqlite_autoincrement": True})
+    id: Mapped[int] = mapped_column(primary_key=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"))
+    frame: Mapped[int] = mapped_column(Integer)
+    x1: Mapped[int] = mapped_column(Integer)
+    y1: Mapped[int] = mapped_column(Integer)
+    x2: Mapped[int] = mapped_column(Integer)
+    y2: Mapped[int] = mapped_column(Integer)
+    quality: Mapped[float] = mapped_column(Float)
+    keypoints: Mapped[bytes] = mapped_column(LargeBinary)  # float32 (17, 3) in the JPEG's pixels, confidence
+    jpeg: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class Decision(Base):
     """An operator's decision; every linking run respects it."""
 
@@ -183,3 +248,25 @@ class Setting(Base):
     __tablename__ = "settings"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[dict] = mapped_column(JSON)
+
+
+class QueueJob(Base):
+    """One queued ingest job (``reidwatch ingest --queue``): a file for a camera, its state and who ran it.
+
+    ``id`` is the Celery task id (a UUID). The broker holds the message; this row lets ``reidwatch queue`` show
+    every job from any machine (app.queue.jobs)."""
+
+    __tablename__ = "queue_jobs"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    path: Mapped[str] = mapped_column(String(4000))
+    camera: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16), index=True)  # pending | running | done | failed
+    worker: Mapped[str | None] = mapped_column(String(255), default=None)  # the last worker that took it
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(2000), default=None)
+    message: Mapped[str | None] = mapped_column(String(2000), default=None)
+    source_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

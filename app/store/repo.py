@@ -131,6 +131,10 @@ def delete_source(s: Session, source_id: int) -> None:
     """Remove a source and everything derived from it (used by ``ingest --force``)."""
     track_ids = select(m.Track.id).where(m.Track.source_id == source_id)
     s.execute(delete(m.Embedding).where(m.Embedding.track_id.in_(track_ids)))
+    s.execute(delete(m.TrackDescriptor).where(m.TrackDescriptor.track_id.in_(track_ids)))
+    from app.identity.descriptor_table import bump_epoch
+
+    bump_epoch(s)  # search indexes rebuild
     s.execute(delete(m.Observation).where(m.Observation.track_id.in_(track_ids)))
     s.execute(delete(m.Match).where(m.Match.track_a.in_(track_ids) | m.Match.track_b.in_(track_ids)))
     s.execute(delete(m.Track).where(m.Track.source_id == source_id))
@@ -271,6 +275,9 @@ def add_embeddings(
         })
     if rows:
         s.execute(m.Embedding.__table__.insert(), rows)
+        from app.identity.descriptor_table import write_track  # the maths lives with identity
+
+        write_track(s, track_id, global_feat, parts, visibility, model_tag)
 
 
 def track_embeddings(s: Session, track_ids: Sequence[int] | None = None) -> dict[int, TrackEmbeddings]:

@@ -30,9 +30,31 @@ def set_active_encoder(db: Database, path: Path, *, tag: str, card: Path | None 
     """Make ``path`` the store's active encoder. ``trained_pairs``: track pairs it was trained to tell apart;
     linking's calibration leaves them out (they look artificially far to this encoder)."""
     with db.session() as s:
+        blob = None
+        if not db.is_file:  # a site's shared store: the other nodes read the checkpoint from the database
+            from app.store import blobs
+
+            old = repo.get_setting(s, ACTIVE_KEY)
+            blobs.drop(s, (old or {}).get("blob"))
+            blob = blobs.put_file(s, Path(path))
         repo.put_setting(s, ACTIVE_KEY, {"path": str(Path(path).resolve()), "tag": tag,
                                          "card": str(card) if card else None, "at": repo.utcnow().isoformat(),
-                                         "trained_pairs": trained_pairs or []})
+                                         "trained_pairs": trained_pairs or [], "blob": blob})
+
+
+def active_checkpoint(db: Database, active: dict | None = None) -> Path | None:
+    """The active checkpoint's file on this machine: where ``adapt`` wrote it, else (a server store on another
+    node) the copy fetched from the database into the store's files folder; None when there is none."""
+    active = active if active is not None else active_encoder(db)
+    if not active or not active.get("path"):
+        return None
+    path = Path(active["path"])
+    if path.is_file() or not active.get("blob") or db.is_file:
+        return path if path.is_file() else None
+    from app.store import blobs
+
+    with db.session() as s:
+        return blobs.fetch_file(s, active["blob"], db.side_path(".models"))
 
 
 def with_active_encoder(cfg: Config, db: Database) -> Config:
@@ -42,10 +64,10 @@ def with_active_encoder(cfg: Config, db: Database) -> Config:
     active = active_encoder(db)
     if not active or not active.get("path"):
         return cfg
-    path = Path(active["path"])
-    if not path.is_file():
+    path = active_checkpoint(db, active)
+    if path is None:
         log.warning("the store's active encoder %s is missing: using the default encoder (embeddings will not "
-                    "compare with the stored ones until `reidwatch reembed`)", path)
+                    "compare with the stored ones until `reidwatch reembed`)", active["path"])
         return cfg
     return replace(cfg, encoder=replace(cfg.encoder, weights=str(path)))
 

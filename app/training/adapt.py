@@ -1,6 +1,7 @@
 """``reidwatch adapt``: learn the site's people from the store's own tracks, then re-embed and relink.
 
-1. crops: up to ``per_track`` detections of every track, re-read from the source videos (``app.training.crops``);
+1. crops: up to ``per_track`` detections of every track, re-read from the source videos, or the crops stored at
+   ingest for tracks without one (live cameras) (``app.training.crops``);
 2. constraints and pseudo-identities (``app.training.pseudo``);
 3. views: clean + 'other camera' augmentations through the frozen trunk, cached (``reid_core.adapt.views``);
 4. training of PGFA's heads (``reid_core.adapt.trainer``), resumable after every epoch;
@@ -24,7 +25,7 @@ from app.config import Config
 from app.errors import UserError
 from app.identity.tables import load_track_table
 from app.store import Database, repo
-from app.training.crops import plan_crops, read_crops, source_paths
+from app.training.crops import load_training_crops
 from app.training.pseudo import hold_out, make_labeller, track_constraints
 from reid_core.adapt.features import clean_features, separation
 from reid_core.adapt.trainer import AdaptConfig, AdaptState, EpochReport, adapt
@@ -64,29 +65,17 @@ class AdaptOutcome:
 
 
 def models_dir(db: Database) -> Path:
-    """Where a store's adapted checkpoints live: ``<db dir>/<db name>.models/``."""
-    return db.path.parent / f"{db.path.stem}.models"
+    """Where a store's adapted checkpoints live: ``<db dir>/<db name>.models/`` (a server store: in its files
+    folder; the active checkpoint is also kept in the database for the other nodes, ``app.training.active``)."""
+    return db.side_path(".models")
 
 
 def _load_crops(db: Database, cfg: Config, opts: AdaptOptions, progress: Progress | None):  # type: ignore[no-untyped-def]
     with db.session() as s:
         table = load_track_table(s, camera_ids=repo.camera_ids(s, opts.cameras))
-        plan = plan_crops(s, [int(t) for t in table.ids], opts.per_track)
-        paths = source_paths(s, list(plan))
-    crops, kps, track_ids = [], [], []
-    total = sum(len(v) for v in plan.values())
-    for sid, requests in sorted(plan.items()):
-        if paths.get(sid) is None:
-            log.warning("source %d: no video file (live, moved or deleted): its %d tracks are left out", sid,
-                        len({r.track_id for r in requests}))
-            continue
-        for r, crop, kp in read_crops(paths[sid], requests):  # type: ignore[arg-type]
-            crops.append(crop)
-            kps.append(kp)
-            track_ids.append(r.track_id)
-        if progress is not None:
-            progress("reading crops", len(crops), total, "")
-    return table, crops, kps, np.array(track_ids, np.int64)
+    cb = (lambda d, t: progress("reading crops", d, t, "")) if progress is not None else None
+    got = load_training_crops(db, [int(t) for t in table.ids], opts.per_track, cb)
+    return table, got.crops, got.keypoints, got.track_ids, got.summary()
 
 
 def run_adapt(db: Database, cfg: Config, opts: AdaptOptions, *, device: str = "cpu",
@@ -94,12 +83,12 @@ def run_adapt(db: Database, cfg: Config, opts: AdaptOptions, *, device: str = "c
     """Adapt the encoder to the store (see the module docstring); KeyboardInterrupt keeps the last epoch."""
     started = time.perf_counter()
     torch.manual_seed(opts.seed)
-    table, crops, kps, owner = _load_crops(db, cfg, opts, progress)
+    table, crops, kps, owner, origin = _load_crops(db, cfg, opts, progress)
     rows_of = {int(t): i for i, t in enumerate(table.ids)}
     used = sorted({rows_of[int(t)] for t in owner})
     if len(used) < opts.min_tracks:
-        raise UserError(f"too few tracks to adapt to: {len(used)} with crops from a video (need at least "
-                        f"{opts.min_tracks}); ingest more footage first")
+        raise UserError(f"too few tracks to adapt to: {len(used)} with crops from a video or stored at ingest "
+                        f"(need at least {opts.min_tracks}); ingest more footage first")
     from app.identity.tables import take_tracks
 
     sub = take_tracks(table, np.array(used, np.int64))
@@ -136,8 +125,8 @@ def run_adapt(db: Database, cfg: Config, opts: AdaptOptions, *, device: str = "c
     step_cb = (lambda i, n, loss: progress("training", i, n, f"loss {loss:.3f}")) if progress else None
     interrupted = False
     try:
-        final = adapt(model, bank, trained, cons.groups, acfg, labeller=make_labeller(cons, held), state=state,
-                      on_epoch=on_epoch, on_step=step_cb, device=device)
+        final = adapt(model, bank, trained, cons.groups, acfg, labeller=make_labeller(cons, held, camera=sub.camera),
+                      state=state, on_epoch=on_epoch, on_step=step_cb, device=device)
     except KeyboardInterrupt:
         if not last:
             raise
@@ -152,6 +141,7 @@ def run_adapt(db: Database, cfg: Config, opts: AdaptOptions, *, device: str = "c
                  time.perf_counter() - started, interrupted)
     ia, ib = np.nonzero(np.triu(trained, 1))
     card["held_out_pairs"] = int(np.triu(held, 1).sum())
+    card["crops_from"] = origin  # tracks whose crops came from their video / from the crops stored at ingest
     card["trained_pairs"] = [[int(sub.ids[a]), int(sub.ids[b])] for a, b in zip(ia, ib, strict=True)]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     ckpt = save_checkpoint(model, out_dir / f"adapted-{stamp}.safetensors", extra={"adapt": card})
@@ -202,7 +192,7 @@ def _load_state(path: Path, track_ids: np.ndarray, opts: AdaptOptions) -> AdaptS
 def _card(db: Database, base: str, sub, bank, history, before: dict, after: dict, opts: AdaptOptions,  # type: ignore[no-untyped-def]
           seconds: float, interrupted: bool) -> dict:
     return {
-        "kind": "reidwatch site-adapted PGFA", "store": str(db.path), "base": base,
+        "kind": "reidwatch site-adapted PGFA", "store": db.label, "base": base,
         "trained": "PGFA bottleneck heads (feature_mode head, 256-d); trunk frozen",
         "tracks": len(sub), "cameras": sorted({int(c) for c in sub.camera}), "crops": int((bank.view == 0).sum()),
         "views_per_crop": opts.views, "epochs": len(history), "seed": opts.seed, "interrupted": interrupted,

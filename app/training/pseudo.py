@@ -23,7 +23,7 @@ from app.identity import constraints as lc
 from app.identity import descriptors as lm
 from app.identity.linking import MAX_FALSE_RATE, hard_constraints, operator_pairs, transition_windows
 from app.identity.tables import TrackTable
-from reid_core.adapt.features import TrackFeatures
+from reid_core.adapt.features import TrackFeatures, camera_centred
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,14 @@ def hold_out(certain: np.ndarray, *, fraction: float = 0.3, seed: int = 0, minim
 
 
 def make_labeller(cons: TrackConstraints, held: np.ndarray | None = None, *,  # type: ignore[no-untyped-def]
-                  linkage: str = "average"):
+                  linkage: str = "average", camera: np.ndarray | None = None):
     """A labeller for ``reid_core.adapt.trainer.adapt``: features -> (T,) pseudo-identities, calibrated on the
-    held-out known-different pairs (all certain pairs when none is held out)."""
+    held-out known-different pairs (all certain pairs when none is held out).
+
+    With ``camera`` (T,) naming two or more cameras, the tracks are clustered on camera-centred features
+    (``camera_centred``): each camera's own shift is taken out first, so one person seen by two cameras can
+    become one pseudo-identity, and the cross-camera loss has something to pull together.
+    """
     ref = cons.certain if held is None or not held.any() else held
     ia, ib = np.nonzero(np.triu(ref, 1))
     known_different = list(zip(ia.tolist(), ib.tolist(), strict=True))
@@ -80,6 +85,8 @@ def make_labeller(cons: TrackConstraints, held: np.ndarray | None = None, *,  # 
         present = np.bincount(tf.track, minlength=n) > 0
         if not present.all() or not known_different:
             return cons.groups
+        if camera is not None:
+            tf = camera_centred(tf, camera)
         dist = lm.sample_pair_distance(tf.global_feat, tf.parts, tf.visibility, tf.track, n, reduce="min")
         threshold, _ = lk.calibrate_by_clustering(dist, known_different, cannot=cons.cannot, must=cons.must,
                                                   linkage=linkage, max_false_rate=MAX_FALSE_RATE)

@@ -60,6 +60,29 @@ def head_features(model: PGFA | None, global_raw: torch.Tensor, parts_raw: torch
     return normalise(model.pose_head(g), parts)
 
 
+def camera_centred(tf: TrackFeatures, camera: np.ndarray) -> TrackFeatures:
+    """Each camera's mean feature taken out, rows renormalised; unchanged with fewer than two cameras.
+
+    camera (T,) is the camera of each track row. A camera's colour cast, optics and viewpoint move all of its
+    features alike, so features of one person seen by two cameras sit further apart than two crops of one camera;
+    taking out each camera's mean (global vector, and each stripe over the crops where it is visible) removes that
+    shared shift before clustering, so pseudo-identities can span cameras (camera-aware clustering).
+    """
+    cam = np.asarray(camera)[tf.track]
+    if len(np.unique(cam)) < 2:
+        return tf
+    g = tf.global_feat.astype(np.float32).copy()
+    p = tf.parts.astype(np.float32).copy()
+    for c in np.unique(cam):
+        rows = cam == c
+        g[rows] -= g[rows].mean(0)
+        vis = tf.visibility[rows].astype(np.float32)
+        mean_p = (p[rows] * vis[:, :, None]).sum(0) / np.maximum(vis.sum(0), 1.0)[:, None]
+        p[rows] -= mean_p[None]
+    unit = lambda x: x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)  # noqa: E731
+    return TrackFeatures(unit(g), unit(p), tf.visibility, tf.track)
+
+
 @torch.no_grad()
 def clean_features(model: PGFA | None, bank: ViewBank, *, device: torch.device | str = "cpu",
                    batch: int = 512) -> TrackFeatures:

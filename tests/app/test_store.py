@@ -1,4 +1,5 @@
-"""The SQLite store: migrations, WAL, round trips, schema guards, unwritable paths."""
+"""The store on both backends (SQLite file, PostgreSQL server): migrations, round trips, schema guards; SQLite's
+WAL and unwritable paths."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
+from sqlalchemy import create_engine, text
 
 from app.errors import SchemaTooNewError, UserError
+from app.store import models as m
 from app.store import open_database, repo
 from app.store.records import ObservationRecord
 
@@ -30,6 +33,26 @@ def _fill(db):
         vis = np.array([[True, False, True], [True, True, True]])
         repo.add_embeddings(s, tid, [6, 12], [0.5, 0.7], g, parts, vis, "pgfa;parts=3")
     return src, tid, kps, g, parts, vis
+
+
+def test_round_trip(store_url):
+    db = open_database(store_url)
+    src, tid, kps, g, parts, vis = _fill(db)
+    with db.session() as s:
+        (t,) = repo.list_tracks(s, source_id=src.id)
+        assert (t.first_frame, t.last_frame, t.n_obs) == (5, 14, 10)
+        assert t.start_time == T0 and t.end_time == T0 + timedelta(seconds=1.4)  # aware UTC out, both backends
+        obs = repo.observations(s, [tid])
+        assert len(obs) == 10 and np.array_equal(obs[0].keypoints, kps) and obs[3].t == T0 + timedelta(seconds=0.8)
+        emb = repo.track_embeddings(s, [tid])[tid]
+        np.testing.assert_allclose(emb.global_feat, g, atol=1e-2)  # stored as float16
+        np.testing.assert_array_equal(emb.visibility, vis)
+        assert s.get(m.Source, src.id).settings == {"imgsz": 1280}  # JSON
+    db.close()
+    db2 = open_database(store_url)  # reopening an up-to-date store keeps everything
+    with db2.session() as s:
+        assert len(repo.list_tracks(s)) == 1 and repo.find_source_by_hash(s, "abc").id == src.id
+    db2.close()
 
 
 def test_round_trip_and_wal(tmp_path):
@@ -55,8 +78,8 @@ def test_round_trip_and_wal(tmp_path):
         assert len(repo.list_tracks(s)) == 1
 
 
-def test_delete_source_removes_derived_rows(tmp_path):
-    db = open_database(tmp_path / "s.db")
+def test_delete_source_removes_derived_rows(store_url):
+    db = open_database(store_url)
     src, tid, *_ = _fill(db)
     with db.session() as s:
         repo.delete_source(s, src.id)
@@ -81,6 +104,20 @@ def test_newer_schema_is_refused_without_touching_data(tmp_path):
     con.close()
 
 
+def test_newer_schema_is_refused_on_either_backend(store_url):
+    db = open_database(store_url)
+    _fill(db)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num='9999_future'"))
+    db.close()
+    with pytest.raises(SchemaTooNewError, match="newer than this reidwatch"):
+        open_database(store_url)
+    engine = create_engine(store_url if "://" in store_url else f"sqlite:///{store_url}")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM observations")).scalar() == 10
+    engine.dispose()
+
+
 def test_not_a_database_and_unwritable_paths(tmp_path):
     bogus = tmp_path / "notes.db"
     bogus.write_text("this is not sqlite\n" * 100)
@@ -97,8 +134,8 @@ def test_not_a_database_and_unwritable_paths(tmp_path):
         open_database(tmp_path / "missing.db", create=False)
 
 
-def test_settings(tmp_path):
-    db = open_database(tmp_path / "s.db")
+def test_settings(store_url):
+    db = open_database(store_url)
     with db.session() as s:
         assert repo.get_setting(s, "k") is None
         repo.put_setting(s, "k", {"threshold": 0.4})

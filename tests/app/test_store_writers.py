@@ -1,4 +1,5 @@
-"""Issue 11: several processes on one SQLite store, as a user runs them, and no write is lost or refused.
+"""Issues 11 and 12: several processes on one store (a SQLite file, a PostgreSQL database), as a user runs them,
+and no write is lost or refused.
 
 Three writer processes at once on one real store file: an ingest (a file source), a watch (a live source), each
 a real :class:`CameraProcessor` with ByteTrack and the encoder flushing every couple of frames, and an operator
@@ -9,12 +10,12 @@ reads meanwhile, as the UI does. Every row each writer produced must be in the s
 from __future__ import annotations
 
 import multiprocessing as mp
-import sqlite3
 import threading
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.store import open_database
 
@@ -84,9 +85,12 @@ def operator_writer(db_path: str, out: mp.Queue) -> None:
         out.put(("operator", 0, 0, 0, 0, f"{type(exc).__name__}: {exc}"))
 
 
-def test_three_writers_at_once_lose_nothing(tmp_path: Path):
-    db_path = tmp_path / "site.db"
-    open_database(db_path).close()  # created and migrated once, as the first program to open it does
+def test_three_writers_at_once_lose_nothing(store_url: str):
+    db_path = store_url
+    first = open_database(db_path)  # created and migrated once, as the first program to open it does
+    url = first.url
+    first.close()
+    engine = create_engine(url)
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()
     procs = [ctx.Process(target=camera_writer, args=(str(db_path), "ingest", out)),
@@ -100,12 +104,11 @@ def test_three_writers_at_once_lose_nothing(tmp_path: Path):
     def ui_reader() -> None:  # the UI refreshing its lists while the others write
         while not done.is_set():
             try:
-                con = sqlite3.connect(db_path, timeout=30)
-                con.execute("SELECT count(*) FROM observations").fetchone()
-                con.execute("SELECT id, name FROM identities").fetchall()
-                con.close()
+                with engine.connect() as con:
+                    con.execute(text("SELECT count(*) FROM observations")).one()
+                    con.execute(text("SELECT id, name FROM identities")).all()
                 reads[0] += 1
-            except sqlite3.Error as exc:
+            except SQLAlchemyError as exc:
                 read_errors.append(str(exc))
             done.wait(0.05)
 
@@ -124,25 +127,31 @@ def test_three_writers_at_once_lose_nothing(tmp_path: Path):
                 p.kill()
     assert all(r[4] is None for r in results.values()), results
     assert not read_errors and reads[0] > 0
-    con = sqlite3.connect(db_path)
+    con = engine.connect()
+
+    def one(sql: str, *params: object) -> tuple:
+        return tuple(con.exec_driver_sql(sql.replace("?", "%s" if "postgresql" in url else "?"), params).one())
+
     try:
-        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        if "sqlite" in url:
+            assert one("PRAGMA integrity_check")[0] == "ok"
         for name in ("ingest", "watch"):
             source_id, produced, closed, _, _ = results[name]
             assert produced >= 2 * FRAMES - 12, "two people in every frame (a new track shows from its 2nd frame)"
-            stored = con.execute("SELECT count(*) FROM observations o JOIN tracks t ON t.id = o.track_id "
-                                 "WHERE t.source_id = ?", (source_id,)).fetchone()[0]
+            stored = one("SELECT count(*) FROM observations o JOIN tracks t ON t.id = o.track_id "
+                         "WHERE t.source_id = ?", source_id)[0]
             assert stored == produced, f"{name}: {stored} rows stored of {produced}"
-            assert con.execute("SELECT count(DISTINCT frame) FROM observations o JOIN tracks t ON t.id = o.track_id "
-                               "WHERE t.source_id = ?", (source_id,)).fetchone()[0] >= FRAMES - 6
-            n_tracks, with_emb = con.execute(
+            assert one("SELECT count(DISTINCT frame) FROM observations o JOIN tracks t ON t.id = o.track_id "
+                       "WHERE t.source_id = ?", source_id)[0] >= FRAMES - 6
+            n_tracks, with_emb = one(
                 "SELECT count(DISTINCT t.id), count(DISTINCT e.track_id) FROM tracks t LEFT JOIN embeddings e "
-                "ON e.track_id = t.id WHERE t.source_id = ?", (source_id,)).fetchone()
+                "ON e.track_id = t.id WHERE t.source_id = ?", source_id)
             assert n_tracks == closed == with_emb and closed >= 8, "every track closed and embedded once"
-        assert con.execute("SELECT count(*) FROM observations GROUP BY track_id, frame HAVING count(*) > 1"
-                           ).fetchall() == []
-        assert con.execute("SELECT count(*) FROM identities WHERE watch = 1 AND name LIKE 'person %'"
-                           ).fetchone()[0] == DECISIONS // 2
-        assert con.execute("SELECT count(*) FROM decisions").fetchone()[0] == DECISIONS
+        assert con.execute(text("SELECT count(*) FROM observations GROUP BY track_id, frame HAVING count(*) > 1")
+                           ).all() == []
+        assert con.execute(text("SELECT count(*) FROM identities WHERE watch = 1 AND name LIKE 'person %'")
+                           ).scalar() == DECISIONS // 2
+        assert con.execute(text("SELECT count(*) FROM decisions")).scalar() == DECISIONS
     finally:
         con.close()
+        engine.dispose()

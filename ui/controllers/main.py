@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt, Slot
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
-from app.config import Config
+from app.config import Config, store_location
 from app.identity import decisions
 from app.privacy.audit import set_operator
 from app.runtime import IngestRequest, Runtime
@@ -89,7 +89,7 @@ class MainController(QObject):
         self.frames.start()
         if start_ingest:
             self.ingest_worker.start()
-        w.db_label.setText(f"Database: {db.path}")
+        w.db_label.setText(f"Database: {db.label}")
         self.load_time_span()
         self.runner.submit(device_text, self.config().device, on_done=w.device_label.setText,
                            on_error=lambda m: w.device_label.setText(f"Device: {m}"))
@@ -197,7 +197,7 @@ class MainController(QObject):
         from ui.live import LivePage  # a packaging error shows as one; it never quietly removes the page
         from ui.live.controller import LiveController
 
-        self.live = LiveController(self.db.path, self.runtime, parent=self)
+        self.live = LiveController(self.db.location, self.runtime, parent=self)
         self.window.live_layout.addWidget(LivePage(controller=self.live))
 
     def confirm_current(self) -> None:
@@ -292,7 +292,7 @@ class MainController(QObject):
                            on_done=lambda p: self.show_message(f"report written to {p}"))
 
     def edit_settings(self) -> None:
-        dialog = SettingsDialog(self.settings, default_db=self.base_config.db, open_db=self.db.path,
+        dialog = SettingsDialog(self.settings, default_db=self.base_config.db, open_db=self.db.path if self.db.is_file else self.db.label,
                                 parent=self.window)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
@@ -303,8 +303,8 @@ class MainController(QObject):
 
         The database is compared with the one *open* (which ``--db`` may have chosen), not with the saved
         choice; leaving the open one in the field keeps the saved choice as it was."""
-        chosen_db = Path(new.db or self.base_config.db).expanduser()
-        switch = chosen_db.resolve() != Path(self.db.path).expanduser().resolve()
+        chosen_db = store_location(new.db or self.base_config.db)
+        switch = not self.db.is_at(chosen_db)
         if not switch:
             new = replace(new, db=self.settings.db)
         self.settings = new
@@ -322,7 +322,7 @@ class MainController(QObject):
 
         AuditDialog(self.db, parent=self.window).open()
 
-    def switch_database(self, path: Path) -> None:
+    def switch_database(self, path: Path | str) -> None:
         if self.ingest.model.active_jobs() or getattr(self.live, "running", False):
             self.show_message(f"{path} is saved in the settings and opens at the next start: ingestion or "
                               "live monitoring is running on the current database")
@@ -338,7 +338,7 @@ class MainController(QObject):
             c.db = db
         self.frames.set_database(db)
         self.ingest_worker.set_database(db)
-        self.window.db_label.setText(f"Database: {db.path}")
+        self.window.db_label.setText(f"Database: {db.label}")
         old.close()
         self.gallery.loaded = self.review.loaded = False
         self.refresh_all()

@@ -28,6 +28,7 @@ import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage
 
+from app.config import store_location
 from app.errors import UserError
 from app.live.capture import CapturedFrame
 from app.live.health import CameraHealth
@@ -147,10 +148,10 @@ class LiveController(QObject):
     _state_in = Signal(str)
     _failed_in = Signal(str)
 
-    def __init__(self, db_path: Path, runtime: Runtime, *, options: LiveOptions | None = None,
+    def __init__(self, db_path: Path | str, runtime: Runtime, *, options: LiveOptions | None = None,
                  autostart: bool = True, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.db_path = Path(db_path)
+        self.db_path = store_location(db_path)  # a SQLite file, or a PostgreSQL URL (kept as text)
         self.autostart = autostart  # start the worker on the first add_camera (else: call start())
         self.runtime = runtime
         self.options = options or LiveOptions()

@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
-from app.config import Config
+from app.config import Config, store_location
 
 DEVICES = ("auto", "cpu", "cuda:0", "mps")
 IMGSZ_CHOICES = ("auto", "640", "960", "1280", "1600")
@@ -20,7 +20,7 @@ class UiSettings:
     """What the settings dialog edits. ``None`` for ``db`` means the configured default store;
     ``None`` for ``threshold`` means the store's calibrated linking threshold."""
 
-    db: Path | None = None
+    db: Path | str | None = None
     device: str = "auto"
     imgsz: str = "auto"  # "auto" or a multiple of 32
     conf: float = 0.1
@@ -65,7 +65,7 @@ def read_settings(qs: QSettings, defaults: UiSettings) -> UiSettings:
     threshold = get("threshold", None)
     try:
         return UiSettings(
-            db=Path(str(db)) if db else defaults.db,
+            db=store_location(str(db)) if db else defaults.db,
             device=str(get("device", defaults.device)),
             imgsz=str(get("imgsz", defaults.imgsz)),
             conf=float(get("conf", defaults.conf)),

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.config import store_location
 from app.live.redact import redact_text
 from ui.models.settings import DEVICES, IMGSZ_CHOICES, TRACKERS, UiSettings
 from ui.views.common import plain_label
@@ -27,7 +28,7 @@ from ui.views.common import plain_label
 class SettingsDialog(QDialog):
     """Edits a :class:`UiSettings`; :meth:`values` reads the form back (ValueError for an invalid size)."""
 
-    def __init__(self, settings: UiSettings, *, default_db: Path, open_db: Path | None = None,
+    def __init__(self, settings: UiSettings, *, default_db: Path, open_db: Path | str | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -97,7 +98,7 @@ class SettingsDialog(QDialog):
     def values(self) -> UiSettings:
         db = self.db_edit.text().strip()
         return UiSettings(
-            db=Path(db).expanduser() if db else None,
+            db=store_location(db) if db else None,  # a file, or a PostgreSQL URL kept as text
             device=self.device_combo.currentText().strip() or "auto",
             imgsz=self.imgsz_combo.currentText().strip() or "auto",
             conf=round(self.conf_spin.value(), 3),

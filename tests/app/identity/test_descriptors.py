@@ -186,3 +186,13 @@ def test_aggregate_many_equals_one_track_at_a_time():
         assert many.visibility[k].tolist() == one.visibility[0].tolist()
     with pytest.raises(ValueError, match="at least one sample"):
         lm.aggregate_many(g, p, v, owner, 4)
+
+
+def test_unit_distance_is_eq8_for_unit_descriptors():
+    from app.identity import descriptors as lm
+
+    rng = np.random.default_rng(0)
+    d = lm.aggregate_many(rng.standard_normal((12, 8)), rng.standard_normal((12, 3, 4)), rng.random((12, 3)) > 0.3,
+                          np.arange(12) % 6, 6)
+    np.testing.assert_allclose(lm.unit_distance(d, d.take([0, 2])), lm.descriptor_distance(d, d.take([0, 2])),
+                               atol=1e-5)

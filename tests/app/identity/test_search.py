@@ -10,7 +10,7 @@ import pytest
 
 from app.config import Config
 from app.errors import UserError
-from app.identity import search
+from app.identity import ann, search
 from app.runtime import Runtime
 from app.store import models as m
 from app.store import open_database, repo
@@ -56,35 +56,37 @@ def test_fragments_of_the_same_stay_are_left_out_unless_asked(store):
     assert b in [h.track_id for h in search.search_by_track(store.db, a, k=50, include_same_stay=True)]
 
 
-def test_projected_index_reranks_to_the_exact_answer(tmp_path, monkeypatch):
+def test_compressed_index_reranks_to_the_exact_answer(tmp_path, monkeypatch):
+    """An inverted file of PCA-reduced 8-bit codes (what large stores get) gives the exact answer after re-ranking."""
     exact_store = build_store(tmp_path / "exact.db", persons=6, stays=3, seed=5)
-    want = {q: [(h.track_id, round(h.distance, 5)) for h in search.search_by_track(exact_store.db, q, k=8)]
+    want = {q: [(h.track_id, round(h.distance, 5)) for h in search.search_by_track(exact_store.db, q, k=2)]
             for q in exact_store.tracks_of(2)}
-    monkeypatch.setattr(search, "EXACT_LIMIT", 10)
-    monkeypatch.setattr(search, "GLOBAL_DIMS", 8)
-    monkeypatch.setattr(search, "PART_DIMS", 4)
-    monkeypatch.setattr(search, "BLOCK", 7)
+    assert ann.index_for(exact_store.db).meta["kind"] == "IndexFlatIP"
+    monkeypatch.setattr(ann, "IVF_MIN", 10)
+    monkeypatch.setattr(ann, "GLOBAL_DIMS", 8)
+    monkeypatch.setattr(ann, "PART_DIMS", 4)
+    monkeypatch.setattr(search, "RERANK", 1)  # 20 candidates of 36 for k = 2
     proj_store = build_store(tmp_path / "proj.db", persons=6, stays=3, seed=5)
     for q, expected in want.items():
-        got = [(h.track_id, round(h.distance, 5)) for h in search.search_by_track(proj_store.db, q, k=8)]
+        got = [(h.track_id, round(h.distance, 5)) for h in search.search_by_track(proj_store.db, q, k=2)]
         assert got == expected
-    index = search.track_index(proj_store.db)
-    assert not index.exact and index.gallery.glob.shape[1] == 8 and len(index) == 36
+    index = ann.index_for(proj_store.db)
+    assert index.meta["kind"] == "IndexIVFScalarQuantizer" and index.index.d == 8 + 3 * 4 and len(index) == 36
 
 
 def test_index_follows_new_and_deleted_tracks(store):
     q = store.tracks_of(0)[0]
-    n = len(search.track_index(store.db))
+    n = len(ann.index_for(store.db))
     g = store.centres["global"][0][None].repeat(2, 0)
     p = store.centres["parts"][0][None].repeat(2, 0)
     new = add_track(store.db, camera="C", start_s=9000, duration_s=10, global_feat=g, parts=p,
                     visibility=np.ones((2, 3), bool))
     hits = search.search_by_track(store.db, q, k=3)
-    assert new in [h.track_id for h in hits] and len(search.track_index(store.db)) == n + 1
+    assert new in [h.track_id for h in hits] and len(ann.index_for(store.db)) == n + 1
     with store.db.session() as s:
         repo.delete_source(s, repo.list_tracks(s, ids=[new])[0].source_id)
     assert new not in [h.track_id for h in search.search_by_track(store.db, q, k=50)]
-    assert len(search.track_index(store.db)) == n
+    assert len(ann.index_for(store.db)) == n
 
 
 def test_bad_queries(store, tmp_path):
@@ -126,3 +128,10 @@ def test_search_by_image_finds_the_person_through_the_real_detector_and_encoder(
     assert hits[0].distance < hits[1].distance
     with pytest.raises(UserError, match="no person"):
         runtime.search_by_image(db, np.full((240, 320, 3), 127, np.uint8))
+
+
+def test_the_re_ranking_distance_is_eq8(store):
+    with store.db.session() as s:
+        _, d = search.dt.load(s, sorted(store.truth))
+    want = search.lm.descriptor_distance(d.take([3]), d)[0]
+    np.testing.assert_allclose(search.query_distance(d.take([3]), d), want, atol=2e-4)  # float16 rows

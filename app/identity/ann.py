@@ -1,0 +1,382 @@
+"""The search index: FAISS over the descriptor table (``app.identity.descriptor_table``), kept on disk beside the
+store, extended with rows it has not seen and rebuilt when rows went away or the encoder changed.
+
+Each track's descriptor becomes one vector ``[g, v_1 p_1, ..., v_P p_P] / sqrt(1 + sum v)``: the global feature and
+the visible stripes, so that inner products approximate eq. 8's similarity (``app.identity.descriptors``). Wide
+descriptors are first reduced by PCA (global to ``GLOBAL_DIMS``, stripes to ``PART_DIMS``, fitted on at
+most ``TRAIN_ROWS`` tracks). Up to ``IVF_MIN`` tracks the index is exact (``IndexFlatIP``); beyond, an inverted
+file of 8-bit codes (``IndexIVFScalarQuantizer``). Rankings are only candidate lists: search re-ranks them with
+exact eq. 8 on the stored descriptors.
+
+Where it lives (``index_dir``): for a SQLite store X.db, the folder X.faiss/ beside it (it goes with the store when
+it is copied, and its owner-only mode with it); for a server database, a per-user cache folder named by a hash of
+the URL without its password (``$REIDWATCH_CACHE_DIR/faiss/<hash>``). The index is a cache that any process can
+rebuild: each machine serving a shared database keeps its own copy, and keeping hundreds of MiB of blobs in the
+database would make every process read them over the wire at its first query. The first and last indexed rows
+are checked against the store, so a cache left by another database at the same URL is not trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+import torch
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.errors import UserError
+from app.identity import descriptor_table as dt
+from app.identity import descriptors as lm
+from app.store import Database
+from app.store import models as m
+from app.store.records import as_utc
+from reid_core.engines import cache_root
+
+log = logging.getLogger(__name__)
+
+FORMAT = 2
+GLOBAL_DIMS = 128
+PART_DIMS = 64
+TRAIN_ROWS = 4096
+IVF_MIN = 50_000
+TRAIN_SAMPLES = 160_000  # rows the inverted file's lists are learnt from (40 per list at a million tracks)
+NPROBE = 24
+_ARRAYS = ("track_ids", "row_ids", "camera", "t_start", "t_end", "vectors", "visibility")
+
+
+def index_dir(db: Database) -> Path:
+    """The folder of the store's index (see the module docstring for why there)."""
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        p = Path(str(url.database))
+        return p.with_name(p.stem + ".faiss")
+    key = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:20]  # no password
+    return cache_root() / "faiss" / key
+
+
+Projection = tuple[np.ndarray, np.ndarray]  # (D, d) basis, (d,) offset: x -> x @ basis + offset
+
+
+@dataclass
+class Reducer:
+    """PCA of the global feature and of a stripe (None: kept at full size)."""
+
+    glob: Projection | None = None
+    part: Projection | None = None
+
+    def apply(self, d: lm.TrackDescriptors) -> tuple[np.ndarray, np.ndarray]:
+        """-> (N, dg + P * dp) float32 unit global and unit stripes, (N, P) bool visibility."""
+        def project(x: np.ndarray, t: Projection | None) -> np.ndarray:
+            return x if t is None else x @ t[0] + t[1]
+
+        g = project(d.global_feat, self.glob)
+        n, p, dp = d.parts.shape
+        parts = project(d.parts.reshape(n * p, dp), self.part).reshape(n, p, -1)
+        parts = lm._unit(parts) * d.visibility[:, :, None]
+        return np.concatenate([lm._unit(g), parts.reshape(n, -1)], axis=1).astype(np.float32), d.visibility
+
+
+def _pca(x: np.ndarray, k: int) -> Projection | None:
+    """The top ``k`` principal directions of the rows of ``x`` (centred), by randomised SVD (seconds, where an
+    exact eigen-decomposition of a 2560 x 2560 covariance, as faiss.PCAMatrix does, takes a minute)."""
+    if x.shape[1] <= k or len(x) < 2 * k:
+        return None
+    x = np.ascontiguousarray(x[:TRAIN_ROWS], np.float32)
+    mean = x.mean(axis=0)
+    _, _, v = torch.svd_lowrank(torch.from_numpy(x - mean), q=min(k + 16, *x.shape), niter=4)
+    basis = np.ascontiguousarray(v[:, :k].numpy())  # (D, k)
+    return basis, (-mean @ basis).astype(np.float32)
+
+
+def fit_reducer(d: lm.TrackDescriptors) -> Reducer:
+    """PCA where the descriptor is wider than GLOBAL_DIMS / PART_DIMS and there are enough rows to fit it."""
+    return Reducer(_pca(d.global_feat, GLOBAL_DIMS), _pca(d.parts[d.visibility], PART_DIMS))
+
+
+def search_vectors(vectors: np.ndarray, visibility: np.ndarray) -> np.ndarray:
+    """Stored reduced rows -> the vectors FAISS indexes: scaled by 1 / sqrt(1 + visible stripes)."""
+    scale = 1.0 / np.sqrt(1.0 + visibility.sum(axis=1, dtype=np.float32))
+    return np.ascontiguousarray(vectors.astype(np.float32) * scale[:, None])
+
+
+@dataclass
+class AnnIndex:
+    """One store's FAISS index and, per indexed row (its position), track id, camera, time span and reduced
+    vector. Use under ``lock``."""
+
+    folder: Path
+    meta: dict = field(default_factory=dict)
+    index: faiss.Index | None = None
+    reducer: Reducer = field(default_factory=Reducer)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    checked: tuple[int, int] = (-1, -1)  # (max row id, epoch) last seen in the store
+
+    def __len__(self) -> int:
+        return 0 if self.index is None else int(self.index.ntotal)
+
+    @property
+    def track_ids(self) -> np.ndarray:
+        """(N,) int64 track id of each indexed position."""
+        return self.arrays.get("track_ids", np.zeros(0, np.int64))
+
+    def reduce(self, d: lm.TrackDescriptors) -> np.ndarray:
+        """Query descriptors -> (N, D) search vectors (checks the sizes against the store's)."""
+        dims = [d.global_feat.shape[1], *d.parts.shape[1:]]
+        if self.meta.get("dims") and dims != self.meta["dims"]:
+            raise UserError(f"query features have sizes {tuple(dims)} but the store's have "
+                            f"{tuple(self.meta['dims'])}: embed with the encoder the store was built with")
+        vec, vis = self.reducer.apply(d)
+        return search_vectors(vec, vis)
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(Q, D) search vectors -> (Q, k) positions (-1: none) and similarities, best first. ``allowed`` (N,)
+        bool keeps the others out; the inverted file probes more lists the fewer rows it lets through."""
+        if self.index is None or len(self) == 0:
+            return np.full((len(queries), k), -1, np.int64), np.zeros((len(queries), k), np.float32)
+        sel = None
+        frac = 1.0
+        if allowed is not None:
+            bits = np.packbits(allowed.astype(np.uint8), bitorder="little")
+            sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+            frac = max(float(allowed.mean()), 1e-9)
+        params: Any
+        if isinstance(self.index, faiss.IndexIVF):
+            nlist = int(self.index.nlist)
+            params = faiss.SearchParametersIVF(sel=sel, nprobe=min(nlist, math.ceil(NPROBE / frac)))  # type: ignore[call-arg]
+        else:
+            params = faiss.SearchParameters(sel=sel)  # type: ignore[call-arg]
+        few = len(queries) < 64  # one search: OpenMP threads cost more than they give (and thrash when busy)
+        threads = faiss.omp_get_max_threads()
+        if few:
+            faiss.omp_set_num_threads(1)
+        try:
+            sim, pos = self.index.search(np.ascontiguousarray(queries, np.float32), k, params=params)
+        finally:
+            if few:
+                faiss.omp_set_num_threads(threads)
+        return pos.astype(np.int64), sim
+
+
+# ---------------------------------------------------------------- persistence
+def _save(ix: AnnIndex) -> None:
+    """Write every file to a temporary name, then move it in place; meta.json last (it vouches for the rest)."""
+    ix.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = f".tmp{os.getpid()}"
+
+    def put(name: str, write) -> None:  # noqa: ANN001
+        target = ix.folder / name
+        write(str(target) + tmp)
+        os.replace(str(target) + tmp, target)
+
+    index = ix.index
+    if index is None:
+        raise ValueError("nothing to save: the index is empty")
+    put("index.faiss", lambda p: faiss.write_index(index, p))
+    for key in ("glob", "part"):
+        t = getattr(ix.reducer, key)
+        if t is not None:
+            put(f"pca_{key}.npz", lambda p, t=t: _write_projection(p, t))
+    def save_array(p: str, name: str) -> None:
+        with open(p, "wb") as f:
+            np.save(f, ix.arrays[name])
+
+    for name in _ARRAYS:
+        put(f"{name}.npy", lambda p, name=name: save_array(p, name))
+    put("meta.json", lambda p: Path(p).write_text(json.dumps(ix.meta)))
+
+
+def _write_projection(path: str, t: Projection) -> None:
+    with open(path, "wb") as f:
+        np.savez(f, basis=t[0], offset=t[1])
+
+
+def _read_projection(path: Path) -> Projection:
+    with np.load(path) as z:
+        return z["basis"], z["offset"]
+
+
+def _load(folder: Path) -> AnnIndex | None:
+    """The index stored in ``folder``, or None when absent, of another format or inconsistent (then rebuilt)."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        if meta.get("format") != FORMAT:
+            return None
+        index = faiss.read_index(str(folder / "index.faiss"))
+        reducer = Reducer(*(_read_projection(folder / f"pca_{k}.npz") if meta.get(f"pca_{k}") else None
+                            for k in ("glob", "part")))
+        # mapped, not read: a fresh process answers its first query without reading the vectors (linking does)
+        arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+        if (folder / "meta.json").exists():
+            log.warning("search index at %s unreadable (%s): rebuilding it", folder, exc)
+        return None
+    n = int(index.ntotal)
+    if n != meta.get("rows") or any(len(a) != n for a in arrays.values()):
+        log.warning("search index at %s inconsistent: rebuilding it", folder)
+        return None
+    return AnnIndex(folder, meta, index, reducer, arrays)
+
+
+# ---------------------------------------------------------------- building and extending
+def _track_meta(s: Session, track_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rows: dict[int, tuple] = {}
+    ids = track_ids.tolist()
+    for lo in range(0, len(ids), 5000):
+        rows.update((r[0], r[1:]) for r in s.execute(select(m.Track.id, m.Track.camera_id, m.Track.start_time,
+                                                            m.Track.end_time).where(m.Track.id.in_(ids[lo:lo + 5000]))))
+    cam = np.array([rows[t][0] if t in rows else -1 for t in ids], np.int64)
+    t0 = np.array([as_utc(rows[t][1]).timestamp() if t in rows else np.nan for t in ids], np.float64)
+    t1 = np.array([as_utc(rows[t][2]).timestamp() if t in rows else np.nan for t in ids], np.float64)
+    return cam, t0, t1
+
+
+def _new_index(dim: int, n_expected: int, train: np.ndarray) -> faiss.Index:
+    if n_expected < IVF_MIN:
+        return faiss.IndexFlatIP(dim)
+    nlist = max(1, min(16384, int(4 * math.sqrt(n_expected)), n_expected // 16))
+    quantizer = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                          faiss.METRIC_INNER_PRODUCT)
+    index.train(np.ascontiguousarray(train))
+    return index
+
+
+def _append(ix: AnnIndex, s: Session, row_ids: np.ndarray, track_ids: np.ndarray, d: lm.TrackDescriptors) -> None:
+    vec, vis = ix.reducer.apply(d)
+    ix.index.add(search_vectors(vec, vis))  # type: ignore[union-attr]
+    cam, t0, t1 = _track_meta(s, track_ids)
+    new = {"track_ids": track_ids, "row_ids": row_ids, "camera": cam, "t_start": t0, "t_end": t1,
+           "vectors": vec.astype(np.float16), "visibility": vis}
+    for k, v in new.items():
+        ix.arrays[k] = np.concatenate([ix.arrays[k], v]) if k in ix.arrays else v
+
+
+def build(s: Session, folder: Path) -> AnnIndex:
+    """A new index over every descriptor row, to be written to ``folder`` (no index when there are no rows)."""
+    _, n = dt.state(s)
+    ix = AnnIndex(folder, {"format": FORMAT, "rows": 0, "last_row": 0, "epoch": dt.epoch(s)})
+    blocks = dt.iter_blocks(s, block=20_000)
+    first = next(blocks, None)
+    if first is None:  # an empty store: nothing to index or save
+        return ix
+    row_ids, track_ids, d, tag = first
+    ix.reducer = fit_reducer(d.take(np.arange(min(len(d), TRAIN_ROWS))))
+    ix.meta.update(dims=[d.global_feat.shape[1], *d.parts.shape[1:]], model_tag=tag,
+                   pca_glob=ix.reducer.glob is not None, pca_part=ix.reducer.part is not None)
+    dim = ix.reducer.apply(d.take([0]))[0].shape[1]
+    if n < IVF_MIN:
+        ix.index = faiss.IndexFlatIP(dim)
+        _append(ix, s, row_ids, track_ids, d)
+        for row_ids, track_ids, d, _ in blocks:
+            _append(ix, s, row_ids, track_ids, d)
+    else:  # the inverted file learns its lists from the first TRAIN_SAMPLES rows, then takes them all
+        waiting = [(row_ids, track_ids, d)]
+        held = len(d)
+        for row_ids, track_ids, d, _ in blocks:
+            if ix.index is None:
+                waiting.append((row_ids, track_ids, d))
+                held += len(d)
+                if held < min(n, TRAIN_SAMPLES):
+                    continue
+                train = np.concatenate([search_vectors(*ix.reducer.apply(w[2])) for w in waiting])
+                ix.index = _new_index(dim, n, train)
+                del train
+                for w in waiting:
+                    _append(ix, s, *w)
+                waiting = []
+            else:
+                _append(ix, s, row_ids, track_ids, d)
+        if ix.index is None:
+            ix.index = _new_index(dim, n, np.concatenate([search_vectors(*ix.reducer.apply(w[2])) for w in waiting]))
+            for w in waiting:
+                _append(ix, s, *w)
+    ix.meta.update(rows=len(ix), last_row=int(ix.arrays["row_ids"][-1]), kind=type(ix.index).__name__)
+    log.info("search index built: %d tracks (%s, %d floats per track) in %s", len(ix), ix.meta["kind"],
+             ix.index.d, folder)
+    return ix
+
+
+_INDEXES: dict[Path, AnnIndex] = {}
+_INDEXES_LOCK = threading.Lock()
+
+
+def _stale_reason(ix: AnnIndex, s: Session, hi: int, epoch: int) -> str | None:
+    if ix.index is None:
+        return "no index yet"
+    if ix.meta.get("epoch") != epoch:
+        return "descriptors were deleted or replaced (purge, re-ingest, re-embedding)"
+    last = int(ix.meta.get("last_row", 0))
+    if hi < last:
+        return "rows it holds are gone"
+    ends = (int(ix.arrays["row_ids"][0]), int(ix.arrays["track_ids"][0]), last, int(ix.arrays["track_ids"][-1]))
+    if dt.row_tracks(s, [ends[0], ends[2]]) != [ends[1], ends[3]]:
+        return "it was made for another store"
+    kept = dt.count_upto(s, last)
+    if kept != len(ix):
+        return f"{len(ix) - kept} indexed rows are gone"
+    tag = s.scalar(select(m.TrackDescriptor.model_tag).where(m.TrackDescriptor.id > last).limit(1))
+    if tag is not None and ix.meta.get("model_tag") not in (None, tag):
+        return f"the encoder changed ({ix.meta.get('model_tag')} -> {tag})"
+    grown = ix.meta.get("kind") == "IndexFlatIP" and hi - last + len(ix) >= IVF_MIN
+    return "the store outgrew an exact index" if grown else None
+
+
+def index_for(db: Database) -> AnnIndex:
+    """The store's index, loaded from disk at the first call of a process, brought up to date (new rows added;
+    rebuilt when rows were deleted, replaced or re-embedded, or the files are unreadable) and saved back."""
+    folder = index_dir(db)
+    with _INDEXES_LOCK:
+        ix = _INDEXES.get(folder)
+        if ix is None:
+            ix = _load(folder) or AnnIndex(folder)
+            _INDEXES[folder] = ix
+    with ix.lock, db.session() as s:
+        hi, epoch = dt.max_id(s), dt.epoch(s)
+        if (hi, epoch) == ix.checked:
+            return ix
+        reason = _stale_reason(ix, s, hi, epoch)
+        if reason is not None:
+            log.info("search index for this store: %s; building it", reason)
+            fresh = build(s, folder)
+            ix.meta, ix.index, ix.reducer, ix.arrays = fresh.meta, fresh.index, fresh.reducer, fresh.arrays
+            if ix.index is not None:
+                _save(ix)
+        elif hi > ix.meta["last_row"]:
+            before = len(ix)
+            for row_ids, track_ids, d, _ in dt.iter_blocks(s, after_id=ix.meta["last_row"]):
+                if [d.global_feat.shape[1], *d.parts.shape[1:]] != ix.meta["dims"]:
+                    raise UserError("the store holds descriptors of different sizes: tracks embedded with "
+                                    "different encoders cannot be compared; re-ingest with one encoder")
+                _append(ix, s, row_ids, track_ids, d)
+            ix.meta.update(rows=len(ix), last_row=int(ix.arrays["row_ids"][-1]))
+            _save(ix)
+            log.debug("search index extended by %d tracks", len(ix) - before)
+        ix.checked = (hi, epoch)
+    return ix
+
+
+def forget(db: Database) -> None:
+    """Drop this process's copy and the files (tests, and a store deleted on purpose)."""
+    folder = index_dir(db)
+    with _INDEXES_LOCK:
+        _INDEXES.pop(folder, None)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def invalidate(db: Database) -> None:
+    """Make every process's next search re-check its index (after a deletion outside the usual writers)."""
+    with db.session() as s:
+        dt.bump_epoch(s)
