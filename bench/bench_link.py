@@ -81,11 +81,11 @@ def child(path: Path) -> None:
     from sqlalchemy import delete
 
     from app.config import Config
-    from app.identity import ann, descriptor_table
+    from app.identity import ann
     from app.identity.incremental import link_new_tracks
     from app.identity.linking import link_store
+    from app.store import descriptor_table, open_database
     from app.store import models as m
-    from app.store import open_database
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     person_of = np.load(path.with_suffix(".npy"))

@@ -31,11 +31,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.identity import ann, search  # noqa: E402
-from app.identity import descriptor_table as dt  # noqa: E402
-from app.identity import descriptors as lm  # noqa: E402
+from app.store import descriptor_table as dt  # noqa: E402
 from app.store import open_database  # noqa: E402
 from app.store.records import as_utc  # noqa: E402
 from bench import scale_store  # noqa: E402
+from reid_core import track_descriptors as lm  # noqa: E402
 
 FRESH = """
 import sys, time, resource

@@ -6,7 +6,7 @@ look is a shared positive mean (ReLU-like features) plus a person part; each sam
 hidden in 20 % of samples. Tracks spread over ``CAMERAS`` cameras and a day: track i starts at i * 86400 / N s and
 lasts 4-30 s, so busy cameras hold overlapping tracks (people known to be different).
 
-Each track's descriptor row is the aggregate of its samples (``app.identity.descriptor_table.rows_for``), written in
+Each track's descriptor row is the aggregate of its samples (``app.store.descriptor_table.rows_for``), written in
 bulk. Samples themselves are stored for the tracks of the middle ``sample_tracks`` stretch (what linking
 calibrates on) with 4 samples each; elsewhere ``samples`` per track up to ``max_sample_tracks`` tracks (disk: a
 sample is 12.8 kB), and beyond that the descriptor is drawn directly from the same distribution (the aggregate of
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from app.identity import descriptor_table as dt
-from app.identity import descriptors as lm
+from app.store import descriptor_table as dt
 from app.store import models as m
 from app.store import open_database, repo
+from reid_core import track_descriptors as lm
 
 DG, P, DP = 2560, 3, 1280
 CAMERAS = 20

@@ -7,7 +7,7 @@ import sys
 
 from app.commands.common import add_db_argument, open_db
 from app.errors import UserError
-from app.identity.descriptors import AGGREGATIONS
+from reid_core.track_descriptors import AGGREGATIONS
 
 
 def camera_list(text: str | None) -> list[str] | None:

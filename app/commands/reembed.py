@@ -22,8 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``reidwatch reembed``."""
+    from app.runtime.adapt import apply_checkpoint
     from app.training.active import active_encoder
-    from app.training.service import apply_checkpoint
     from reid_core.weights import WeightsError, load_checkpoint
 
     cfg, db = open_db(args, create=False)

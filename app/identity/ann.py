@@ -1,8 +1,8 @@
-"""The search index: FAISS over the descriptor table (``app.identity.descriptor_table``), kept on disk beside the
+"""The search index: FAISS over the descriptor table (``app.store.descriptor_table``), kept on disk beside the
 store, extended with rows it has not seen and rebuilt when rows went away or the encoder changed.
 
 Each track's descriptor becomes one vector ``[g, v_1 p_1, ..., v_P p_P] / sqrt(1 + sum v)``: the global feature and
-the visible stripes, so that inner products approximate eq. 8's similarity (``app.identity.descriptors``). Wide
+the visible stripes, so that inner products approximate eq. 8's similarity (``reid_core.track_descriptors``). Wide
 descriptors are first reduced by PCA (global to ``GLOBAL_DIMS``, stripes to ``PART_DIMS``, fitted on at
 most ``TRAIN_ROWS`` tracks). Up to ``IVF_MIN`` tracks the index is exact (``IndexFlatIP``); beyond, an inverted
 file of 8-bit codes (``IndexIVFScalarQuantizer``). Rankings are only candidate lists: search re-ranks them with
@@ -36,11 +36,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import UserError
-from app.identity import descriptor_table as dt
-from app.identity import descriptors as lm
 from app.store import Database
+from app.store import descriptor_table as dt
 from app.store import models as m
 from app.store.records import as_utc
+from reid_core import track_descriptors as lm
 from reid_core.engines import cache_root
 
 log = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ from app.store import models as m
 from app.store import repo
 
 if TYPE_CHECKING:
-    from app.identity.descriptors import TrackDescriptors
+    from reid_core.track_descriptors import TrackDescriptors
 
 SETTING_KEY = "link.calibration"
 SEARCH_KIND = "visible_mean"  # search and operator decisions compare one descriptor per track
@@ -143,7 +143,7 @@ def load_calibration(s: Session) -> DistanceCalibration | None:
 def paired_descriptor_distance(descs: TrackDescriptors, ia: np.ndarray, ib: np.ndarray, *,
                                block: int = 512) -> np.ndarray:
     """Eq. 8 descriptor distance of the pairs (ia[k], ib[k]) of rows of ``descs``: (len(ia),) float64."""
-    from app.identity import descriptors as lm  # torch: only linking runs need it
+    from reid_core import track_descriptors as lm  # torch: only linking runs need it
 
     ia, ib = np.asarray(ia, np.int64), np.asarray(ib, np.int64)
     out = np.empty(len(ia), np.float64)

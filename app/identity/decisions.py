@@ -3,7 +3,7 @@
 Each decision is stored as a ``decisions`` row (who, when, what) and applied at once to the stored
 identities, so a view sees the change immediately. Every later ``app.identity.linking.link_store`` run turns the
 decisions that are not undone into must-link / cannot-link constraints (``constraint_events``); when two
-decisions contradict each other, the later one wins (``app.identity.descriptors.resolve_constraints``).
+decisions contradict each other, the later one wins (``reid_core.track_descriptors.resolve_constraints``).
 
 A decision's ``value`` is JSON: what it changed and the state before (track -> identity, identity rows),
 which is what ``undo_last`` restores.

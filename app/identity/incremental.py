@@ -13,8 +13,6 @@ from app.errors import UserError
 from app.identity import ann
 from app.identity import cluster as lk
 from app.identity import constraints as lc
-from app.identity import descriptor_table as dt
-from app.identity import descriptors as lm
 from app.identity.decisions import new_identity
 from app.identity.linking import (
     DEFAULT_AGGREGATION,
@@ -32,8 +30,10 @@ from app.identity.linking import (
     transition_windows,
 )
 from app.store import Database, repo
+from app.store import descriptor_table as dt
 from app.store import models as m
 from app.store.locks import IDENTITIES, acquire
+from reid_core import track_descriptors as lm
 
 log = logging.getLogger(__name__)
 

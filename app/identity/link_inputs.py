@@ -16,7 +16,6 @@ from app.errors import UserError
 from app.identity import cluster as lk
 from app.identity import confidence
 from app.identity import constraints as lc
-from app.identity import descriptors as lm
 from app.identity.tables import (
     DEFAULT_AGGREGATION,
     TrackTable,
@@ -24,6 +23,7 @@ from app.identity.tables import (
     stay_keys,
 )
 from app.store import repo
+from reid_core import track_descriptors as lm
 
 log = logging.getLogger(__name__)
 

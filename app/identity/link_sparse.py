@@ -15,8 +15,6 @@ from sqlalchemy.orm import Session
 
 from app.config import Config
 from app.identity import ann, sparse
-from app.identity import descriptor_table as dt
-from app.identity import descriptors as lm
 from app.identity.link_inputs import (
     Clustering,
     calibrate,
@@ -28,6 +26,8 @@ from app.identity.link_inputs import (
 )
 from app.identity.tables import DEFAULT_AGGREGATION, TrackTable, take_tracks
 from app.store import Database, repo
+from app.store import descriptor_table as dt
+from reid_core import track_descriptors as lm
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 One run (``link_store``):
 1. load every track with embeddings (of the chosen cameras) and its descriptor (the aggregate of its samples,
-   stored with them: ``app.identity.descriptor_table``);
+   stored with them: ``app.store.descriptor_table``);
 2. hard constraints: tracks overlapping in time in one camera are two people, so are pairs that would need an
    impossible speed in one camera, same-camera pairs further apart than ``reentry_max_gap_s`` and pairs outside
    an optional camera-to-camera transition window (setting ``link.transitions``);
@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session
 from app.config import Config
 from app.errors import UserError
 from app.identity import cluster as lk
-from app.identity import descriptors as lm
 from app.identity.link_inputs import (  # noqa: F401  (re-exported: incremental linking, tests, benchmarks)
     DEFAULT_THRESHOLD,
     DEFAULT_THRESHOLDS,
@@ -60,6 +59,7 @@ from app.identity.tables import (  # noqa: F401  (re-exported)
 from app.store import Database, repo
 from app.store import models as m
 from app.store.locks import IDENTITIES, acquire
+from reid_core import track_descriptors as lm
 
 log = logging.getLogger(__name__)
 

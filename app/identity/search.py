@@ -3,7 +3,7 @@
 Candidates come from the store's FAISS index over the descriptor table (``app.identity.ann``: loaded from disk,
 extended with new tracks, rebuilt after deletions), filtered there by camera and time; the best ``rerank`` of them
 are then ranked by exact eq. 8 on their stored descriptors (the aggregate of their samples,
-``app.identity.descriptor_table``), which is the final word.
+``app.store.descriptor_table``), which is the final word.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 
 from app.errors import UserError
 from app.identity import ann, confidence
-from app.identity import descriptor_table as dt
-from app.identity import descriptors as lm
 from app.store import Database, repo
+from app.store import descriptor_table as dt
 from app.store import models as m
 from app.store.records import as_utc
+from reid_core import track_descriptors as lm
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from app.identity import ann
 from app.identity import cluster as lk
-from app.identity import descriptors as lm
+from reid_core import track_descriptors as lm
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 from app.errors import UserError
 from app.identity import cluster as lk
 from app.identity import constraints as lc
-from app.identity import descriptor_table as dt
-from app.identity import descriptors as lm
+from app.store import descriptor_table as dt
 from app.store import models as m
 from app.store import repo
 from app.store.records import as_utc
+from reid_core import track_descriptors as lm
 
 DEFAULT_AGGREGATION = "visible_mean"  # descriptors: what search uses, and linking on large stores
 OCCLUSION_GAP_S = 5.0  # same-camera links with a shorter gap are occlusions, longer ones re-entries
@@ -95,7 +95,7 @@ def stay_keys(table: TrackTable) -> np.ndarray:
 def descriptors_for(s: Session, track_ids: list[int], *, aggregation: str = DEFAULT_AGGREGATION,
                     samples: bool = True) -> tuple[list[int], lm.TrackDescriptors | None, dict]:
     """Descriptors of the tracks that have embeddings -> (ids kept, descriptors, raw samples). ``visible_mean``
-    (and the pair aggregations) read the descriptor table (``app.identity.descriptor_table``); ``mean``, kept
+    (and the pair aggregations) read the descriptor table (``app.store.descriptor_table``); ``mean``, kept
     for comparison, aggregates the samples. ``samples=False``: no raw samples (an empty dict) unless needed."""
     raw = repo.track_embeddings(s, track_ids) if track_ids and (samples or aggregation == "mean") else {}
     if aggregation != "mean":

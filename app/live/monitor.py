@@ -327,8 +327,8 @@ class LiveMonitor:
     def _recognise_open_tracks(self) -> None:
         """Match open tracks against stored identities (one batched encoder call for every camera), so the
         operator sees who is on screen and watchlist alerts fire while the person is still in view."""
-        from app.identity.descriptors import aggregate_samples
         from app.identity.search import search_descriptor
+        from reid_core.track_descriptors import aggregate_samples
 
         todo: list[tuple[str, int, list]] = []
         for name, proc in self._procs.items():

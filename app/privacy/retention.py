@@ -27,10 +27,10 @@ from sqlalchemy.orm import Session
 
 from app.config import RetentionConfig
 from app.errors import UserError
-from app.identity.descriptor_table import bump_epoch
 from app.privacy import audit
 from app.store import Database
 from app.store import models as m
+from app.store.descriptor_table import bump_epoch
 
 log = logging.getLogger(__name__)
 

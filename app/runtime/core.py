@@ -102,14 +102,14 @@ class Runtime:
 
     def adapt(self, db: Database, options: Any, *, progress: Any = None, on_state: StateFn | None = None,
               who: str | None = None) -> Any:
-        """Adapt the encoder to the store's own tracks (``app.training.service.adapt_store``): train, then unless
+        """Adapt the encoder to the store's own tracks (``app.runtime.adapt.adapt_store``): train, then unless
         ``options.apply`` is false make it the store's active encoder, re-embed every track and relink.
 
         The run is recorded in the audit trail (``who``: the operator, default the OS user), also when it fails or
         is interrupted; the store's model folder is kept readable by its owner only.
         """
         from app.privacy.adapt_audit import record_adapt
-        from app.training.service import adapt_store
+        from app.runtime.adapt import adapt_store
 
         try:
             outcome = adapt_store(db, self.config, options, progress=progress, on_state=on_state)

@@ -152,7 +152,7 @@ class Embedding(Base):
 
 
 class TrackDescriptor(Base):
-    """One aggregated PGFA descriptor per embedded track (app.identity.descriptors.aggregate_many of its samples),
+    """One aggregated PGFA descriptor per embedded track (reid_core.track_descriptors.aggregate_many of its samples),
     written with the samples; search and linking read it, never the samples. float16 unit rows; ``id`` grows
     with every write, so an index knows which rows it has not seen."""
 

@@ -132,7 +132,7 @@ def delete_source(s: Session, source_id: int) -> None:
     track_ids = select(m.Track.id).where(m.Track.source_id == source_id)
     s.execute(delete(m.Embedding).where(m.Embedding.track_id.in_(track_ids)))
     s.execute(delete(m.TrackDescriptor).where(m.TrackDescriptor.track_id.in_(track_ids)))
-    from app.identity.descriptor_table import bump_epoch
+    from app.store.descriptor_table import bump_epoch
 
     bump_epoch(s)  # search indexes rebuild
     s.execute(delete(m.Observation).where(m.Observation.track_id.in_(track_ids)))
@@ -275,7 +275,7 @@ def add_embeddings(
         })
     if rows:
         s.execute(m.Embedding.__table__.insert(), rows)
-        from app.identity.descriptor_table import write_track  # the maths lives with identity
+        from app.store.descriptor_table import write_track  # aggregation maths: reid_core.track_descriptors
 
         write_track(s, track_id, global_feat, parts, visibility, model_tag)
 

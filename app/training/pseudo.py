@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from app.config import Config
 from app.identity import cluster as lk
 from app.identity import constraints as lc
-from app.identity import descriptors as lm
 from app.identity.linking import MAX_FALSE_RATE, hard_constraints, operator_pairs, transition_windows
 from app.identity.tables import TrackTable
+from reid_core import track_descriptors as lm
 from reid_core.adapt.features import TrackFeatures, camera_centred
 
 

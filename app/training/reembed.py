@@ -18,11 +18,11 @@ import numpy as np
 from sqlalchemy import delete, select
 
 from app.errors import UserError
-from app.identity.descriptor_table import bump_epoch
 from app.ingest.pipeline import model_tag
 from app.store import Database, repo
 from app.store import models as m
 from app.store.crops import track_crops
+from app.store.descriptor_table import bump_epoch
 from app.training.crops import decode_crop, exact_crops, pick_stored, read_crops, source_paths
 
 log = logging.getLogger(__name__)

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import text
 
 from app.identity import ann, search
-from app.identity import descriptor_table as dt
-from app.identity import descriptors as lm
+from app.store import descriptor_table as dt
 from app.store import models as m
 from app.store import open_database, repo
 from devkit.synthetic_store import add_track, build_store
+from reid_core import track_descriptors as lm
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import torch
 
 from app.identity import cluster as lk
 from app.identity import constraints as lc
-from app.identity import descriptors as lm
+from reid_core import track_descriptors as lm
 from reid_core.matching import pgfa_distance
 
 
@@ -189,7 +189,7 @@ def test_aggregate_many_equals_one_track_at_a_time():
 
 
 def test_unit_distance_is_eq8_for_unit_descriptors():
-    from app.identity import descriptors as lm
+    from reid_core import track_descriptors as lm
 
     rng = np.random.default_rng(0)
     d = lm.aggregate_many(rng.standard_normal((12, 8)), rng.standard_normal((12, 3, 4)), rng.random((12, 3)) > 0.3,

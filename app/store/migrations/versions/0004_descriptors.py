@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("track_id"),
         sqlite_autoincrement=True,
     )
-    from app.identity.descriptor_table import fill
+    from app.store.descriptor_table import fill
 
     fill(op.get_bind())
 

@@ -1,5 +1,6 @@
 """Adapt, apply, re-embed, relink: the sequence that ``reidwatch adapt``, ``reidwatch reembed`` and the UI share
-(through ``app.runtime.Runtime.adapt``)."""
+(through ``app.runtime.Runtime.adapt``). It lives with the runtime because it builds the encoder the runtime builds;
+the training itself is ``app.training``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from app.config import Config
+from app.runtime.components import build_encoder, resolve_device
 from app.store import Database
 from app.training.active import set_active_encoder
 from app.training.adapt import AdaptOptions, AdaptOutcome, Progress, run_adapt
@@ -18,8 +20,6 @@ log = logging.getLogger(__name__)
 
 
 def _device(cfg: Config) -> str:
-    from app.runtime.components import resolve_device
-
     return resolve_device(cfg.device)
 
 
@@ -31,7 +31,6 @@ def apply_checkpoint(db: Database, cfg: Config, checkpoint: Path, *, card: Path 
     Returns the re-embedding result and the linking summary line.
     """
     from app.identity.linking import link_store
-    from app.runtime.components import build_encoder
 
     encoder = build_encoder(replace(cfg, encoder=replace(cfg.encoder, weights=str(checkpoint))), _device(cfg))
     cb: Callable[[int, int], None] | None = None

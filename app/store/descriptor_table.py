@@ -2,7 +2,7 @@
 (``app.store.repo.add_embeddings``: ingest, resume, live monitoring, re-embedding) and by migration 0004 for older
 stores; search and linking read it and never aggregate samples again.
 
-A row holds ``app.identity.descriptors.aggregate_many`` of all the track's samples (visible_mean), float16.
+A row holds ``reid_core.track_descriptors.aggregate_many`` of all the track's samples (visible_mean), float16.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.errors import UserError
-from app.identity import descriptors as lm
 from app.store import models as m
+from reid_core import track_descriptors as lm
 
 log = logging.getLogger(__name__)
 
