@@ -177,10 +177,13 @@ def _known_different_pairs(sub: TrackTable, n: int, must: list[tuple[int, int]],
 
 
 def save_confidence_calibration(s: Session, sub: TrackTable, descs: lm.TrackDescriptors | None, dist: np.ndarray,
-                                 must: list[tuple[int, int]], aggregation: str, run_id: int) -> None:
+                                 must: list[tuple[int, int]], aggregation: str, run_id: int,
+                                 trained: list[tuple[int, int]] | None = None) -> None:
     """Known-different distances of this run for ``app.identity.confidence``: in the run's own kind (proposed
-    matches) and as descriptor distances (search, operator decisions)."""
-    ia, ib = _known_different_pairs(sub, len(dist), must)
+    matches) and as descriptor distances (search, operator decisions). Pairs a site-adapted encoder was trained
+    apart (``trained``) are left out, as calibration leaves them out: they look artificially far to it, and
+    would make every confidence too high."""
+    ia, ib = _known_different_pairs(sub, len(dist), must, trained)
     kinds = {aggregation: dist[ia, ib]}
     if aggregation != confidence.SEARCH_KIND and descs is not None:
         kinds[confidence.SEARCH_KIND] = confidence.paired_descriptor_distance(descs, ia, ib)

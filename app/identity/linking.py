@@ -143,7 +143,7 @@ def link_store(db: Database, cfg: Config, *, cameras: list[str] | None = None, t
                                                 "run_id": run.id, "reason": cal.reason,
                                                 "at": repo.utcnow().isoformat(timespec="seconds")})
         save_confidence_calibration(s, res.cal_sub, res.cal_descs, res.cal_dist, res.cal_must, aggregation,
-                                     run.id)
+                                     run.id, trained_pairs(s, res.cal_sub))
         run_id = run.id
     log.info("link threshold %.4f (%s; calibration: %s; known same %d, %.0f%% below; known different %d, "
              "%.1f%% below)", chosen, source, cal.reason, cal.n_same, 100 * _nan0(cal.same_rate), cal.n_different,

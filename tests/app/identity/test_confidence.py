@@ -105,3 +105,26 @@ def test_report_shows_confidence_in_html_json_and_csv(tmp_path) -> None:
         assert ">Confidence</th>" in html and "92 %" in html and "87 %" in html
     finally:
         db.close()
+
+
+def test_confidence_leaves_out_the_pairs_an_adapted_encoder_was_trained_apart(tmp_path) -> None:
+    """Pairs a site-adapted encoder pushed apart look artificially far to it: counting them would make every
+    confidence too high, so the stored calibration leaves them out, as linking's threshold calibration does."""
+    from app.identity.link_inputs import _known_different_pairs
+    from app.identity.tables import load_track_table
+    from app.store import repo
+
+    st = build_store(tmp_path / "s.db")
+    first = link_store(st.db, Config(db=st.db.path))
+    with st.db.session() as s:
+        before = conf.load_calibration(s)
+        table = load_track_table(s)
+        ia, ib = _known_different_pairs(table, len(table), [])
+        trained = [[int(table.ids[a]), int(table.ids[b])] for a, b in zip(ia[::2], ib[::2], strict=True)]
+        repo.put_setting(s, "encoder.active", {"trained_pairs": trained})
+    assert before is not None and first.run_id == before.run_id and len(trained) >= 10
+    link_store(st.db, Config(db=st.db.path))
+    with st.db.session() as s:
+        after = conf.load_calibration(s)
+    assert after is not None
+    assert after.pairs[conf.SEARCH_KIND] == before.pairs[conf.SEARCH_KIND] - len(trained)
