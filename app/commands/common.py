@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from datetime import datetime, timezone
+from typing import Any
 
 from app.config import Config, load_config, resolve_db
 from app.errors import UserError
@@ -58,3 +59,31 @@ def describe_undo(undone: object | None) -> str:
     if undone is None:
         return "nothing to undo\n"
     return f"undid decision {undone.id} ({undone.kind} by {undone.who})\n"  # type: ignore[attr-defined]
+
+
+def run_until_stopped(runner: Any, db: Database, cfg: Config, duration: float | None, stopped: str) -> Any:
+    """Run a live ``runner`` (a monitor or a node: ``run(duration)``, ``stop()``, ``stats``) until its duration
+    ends, SIGTERM or Ctrl-C (then log ``stopped``), with the daily retention purge running beside it; its stats."""
+    import logging
+    import signal
+    import threading
+
+    from app.privacy.schedule import DailyPurge
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: runner.stop())
+    retention = DailyPurge(db, cfg.retention).start()  # with [retention] set: at start, then once a day
+    try:
+        return runner.run(duration)
+    except KeyboardInterrupt:
+        runner.stop()
+        logging.getLogger(__name__).info("stopped by Ctrl-C; %s", stopped)
+        return runner.stats
+    finally:
+        retention.stop()
+
+
+def print_camera_stats(cameras: dict[str, Any]) -> None:
+    """One line per live camera: frames processed, tracks stored, last state."""
+    for name, st in cameras.items():
+        print(f"{name}: {st.frames} frames processed, {st.tracks} tracks stored, last state {st.last_health}")

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import threading
 
-from app.commands.common import add_db_argument, add_device_argument, add_engine_argument, open_db
+from app.commands.common import (
+    add_db_argument,
+    add_device_argument,
+    add_engine_argument,
+    open_db,
+    print_camera_stats,
+    run_until_stopped,
+)
 from app.errors import UserError
 from app.live.monitor import CameraSpec
 from app.live.options import LiveOptions
@@ -72,21 +77,8 @@ def run(args: argparse.Namespace) -> int:
     cfg, db = open_db(args)
     options = live_options(args)
     monitor = Runtime(cfg).live_monitor(db, specs, options=options, on_state=lambda text: log.info("%s", text))
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: monitor.stop())
-    from app.privacy.schedule import DailyPurge
-
-    retention = DailyPurge(db, cfg.retention).start()  # with [retention] set: at start, then once a day
-    try:
-        stats = monitor.run(args.duration)
-    except KeyboardInterrupt:
-        monitor.stop()
-        stats = monitor.stats
-        log.info("stopped by Ctrl-C; everything processed is stored")
-    finally:
-        retention.stop()
-    for name, st in stats.cameras.items():
-        print(f"{name}: {st.frames} frames processed, {st.tracks} tracks stored, last state {st.last_health}")
+    stats = run_until_stopped(monitor, db, cfg, args.duration, "everything processed is stored")
+    print_camera_stats(stats.cameras)
     if stats.alerts:
         print(f"{len(stats.alerts)} watchlist alert(s)")
     db.close()

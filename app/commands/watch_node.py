@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import threading
 
-from app.commands.common import open_db
+from app.commands.common import open_db, print_camera_stats, run_until_stopped
 from app.errors import UserError
 from app.runtime import Runtime
 
@@ -20,7 +18,6 @@ def run_node(args: argparse.Namespace) -> int:
     from app.nodes.leases import open_leases
     from app.nodes.node import CameraNode
     from app.nodes.registry import check_name, load_secrets
-    from app.privacy.schedule import DailyPurge
 
     try:
         check_name(args.node)
@@ -43,20 +40,9 @@ def run_node(args: argparse.Namespace) -> int:
         leases.close()
         db.close()
         raise
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: node.stop())
-    retention = DailyPurge(db, cfg.retention).start()
-    try:
-        stats = node.run(args.duration)
-    except KeyboardInterrupt:
-        node.stop()
-        stats = node.stats
-        log.info("stopped by Ctrl-C; everything processed is stored and the cameras are free again")
-    finally:
-        retention.stop()
-    cams = stats.monitor.cameras if stats.monitor is not None else {}
-    for name, st in cams.items():
-        print(f"{name}: {st.frames} frames processed, {st.tracks} tracks stored, last state {st.last_health}")
+    stats = run_until_stopped(node, db, cfg, args.duration,
+                              "everything processed is stored and the cameras are free again")
+    print_camera_stats(stats.monitor.cameras if stats.monitor is not None else {})
     print(f"node {args.node}: took {len(stats.taken)} camera lease(s), lost or gave up {len(stats.lost)}")
     db.close()
     return 0
