@@ -91,9 +91,14 @@ def save_calibration(frames: Sequence[np.ndarray]) -> str:
 
     def build(tmp: Path) -> None:
         for i, f in enumerate(kept):
-            if not cv2.imwrite(str(tmp / f"frame_{i:03d}.png"), f):
+            path = tmp / f"frame_{i:03d}.png"
+            if not cv2.imwrite(str(path), f):
                 raise OSError(f"cannot write calibration frame {i} under {tmp}")
+            os.chmod(path, 0o600)  # camera frames show people: owner only, like the store
 
+    root = calibration_root()
+    root.mkdir(parents=True, exist_ok=True)
+    os.chmod(root, 0o700)
     cached_export(folder, build, what=f"int8 calibration set of {len(kept)} frames")
     _set_current(frames[0].shape[:2], digest)
     return digest

@@ -6,6 +6,7 @@ import argparse
 from datetime import datetime
 
 from app.commands.common import add_db_argument, open_db
+from app.errors import UserError
 
 HELP = "show queued ingest jobs: pending, running, done and failed"
 
@@ -24,6 +25,8 @@ def _when(dt: datetime | None) -> str:
 def run(args: argparse.Namespace) -> int:
     from app.queue import jobs
 
+    if args.limit < 0:
+        raise UserError("--limit must be 0 (all jobs) or more")
     _, db = open_db(args, create=False)
     try:
         counts = jobs.count_jobs(db)

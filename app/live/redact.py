@@ -220,7 +220,8 @@ def parse_camera_spec(spec: str) -> tuple[str, str]:
     if url.isdigit():
         return name, url
     if not Path(url).expanduser().is_file():
-        raise CameraSpecError(f"camera {name}: {url!r} is neither a stream URL nor an existing video file")
+        raise CameraSpecError(f"camera {name}: the value given is neither a stream URL nor an existing video file "
+                              f"(a stream URL starts with scheme://)")
     return name, url
 
 

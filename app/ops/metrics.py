@@ -150,7 +150,7 @@ def serve_metrics(port: int, addr: str = "127.0.0.1") -> int:
     UserError when the port cannot be bound (in use, privileged)."""
     try:
         server, _thread = start_http_server(int(port), addr=addr)
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:
         raise UserError(f"cannot serve metrics on {addr}:{port}: {exc.strerror or exc}") from None
     bound = int(server.server_address[1])
     log.info("Prometheus metrics on http://%s:%d/metrics", addr, bound)

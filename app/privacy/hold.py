@@ -8,6 +8,7 @@ from app.errors import UserError
 from app.privacy import audit
 from app.store import Database
 from app.store import models as m
+from app.store.locks import IDENTITIES, acquire
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ def set_hold(db: Database, identity_id: int, on: bool = True, *, reason: str | N
     if len(clean) > 2000:
         raise UserError("the reason is too long (at most 2000 characters)")
     with db.session() as s:
+        acquire(s, IDENTITIES)  # a purge on another node re-checks holds under the same lock
         ident = s.get(m.Identity, int(identity_id))
         if ident is None:
             raise UserError(f"no identity {identity_id} in the store")

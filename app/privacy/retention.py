@@ -31,6 +31,7 @@ from app.privacy import audit
 from app.store import Database
 from app.store import models as m
 from app.store.descriptor_table import bump_epoch
+from app.store.locks import IDENTITIES, acquire
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +168,20 @@ def plan_purge(db: Database, cuts: Mapping[str, datetime]) -> PurgePlan:
     return PurgePlan(dict(cuts), tuple(ids), n_obs, n_emb, n_thumb, emptied, kept)
 
 
-def _delete_batch(s: Session, batch: list[int]) -> int:
-    """Delete one batch of tracks with what hangs on them, then the identities they leave empty."""
+def _delete_batch(s: Session, batch: list[int]) -> tuple[int, int]:
+    """Delete one batch of tracks with what hangs on them, then the identities they leave empty; returns (tracks
+    deleted, identities removed).
+
+    The plan was made earlier: under the identities lock, tracks that have since joined a held or watched
+    identity (a legal hold, a watch, a linking run on another node) are left alone."""
+    acquire(s, IDENTITIES)
+    protected = or_(m.Identity.watch != 0, m.Identity.hold != 0)
+    still: list[int] = []
+    for chunk in _chunks(batch, CHUNK):
+        q = select(m.Track.id).outerjoin(m.Identity, m.Track.identity_id == m.Identity.id).where(
+            m.Track.id.in_(chunk), or_(m.Track.identity_id.is_(None), ~protected))
+        still.extend(int(t) for t in s.scalars(q))
+    batch = still
     idents: set[int] = set()
     for chunk in _chunks(batch, CHUNK):
         idents.update(i for i in s.scalars(select(m.Track.identity_id).where(m.Track.id.in_(chunk)).distinct())
@@ -185,7 +198,7 @@ def _delete_batch(s: Session, batch: list[int]) -> int:
         res = s.execute(delete(m.Identity).where(m.Identity.id.in_(chunk), ~has_tracks, m.Identity.watch == 0,
                                                  m.Identity.hold == 0))
         gone += int(res.rowcount or 0)  # type: ignore[attr-defined]
-    return gone
+    return len(batch), gone
 
 
 def reclaim_space(db: Database) -> str:
@@ -243,11 +256,12 @@ def purge(db: Database, cuts: Mapping[str, datetime], *, who: str | None = None,
                 if i == 0:  # the plan is on record before anything is deleted, in the same transaction
                     audit.append(s, "purge", who, {**plan.summary(),
                                                    "subjects": audit.subjects(cameras=plan.cuts)})
-                gone += _delete_batch(s, chunk)
+                n_deleted, n_gone = _delete_batch(s, chunk)
+                gone += n_gone
             finally:
                 if sqlite and vacuum:
                     s.execute(text("PRAGMA secure_delete = ON"))
-        deleted += len(chunk)
+        deleted += n_deleted
         if progress is not None:
             progress(deleted, len(ids))
     t_vacuum = time.monotonic()

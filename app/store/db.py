@@ -16,7 +16,7 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from alembic import command
@@ -65,7 +65,7 @@ class Database:
     path: Path
     engine: Engine
     _factory: sessionmaker[Session]
-    url: str = ""
+    url: str = field(default="", repr=False)  # may hold a password
     label: str = ""
 
     def __post_init__(self) -> None:
@@ -92,7 +92,9 @@ class Database:
             return False
         if isinstance(target, Path):
             return self.is_file and target.resolve() == self.path.resolve()
-        return not self.is_file and server.redact(target) == self.label
+        # the same server, database and user, whatever password was typed (the settings never keep one)
+        return not self.is_file and server.without_password(str(target.render_as_string(hide_password=False))) \
+            == server.without_password(self.url)
 
     @property
     def location(self) -> Path | str:

@@ -37,8 +37,29 @@ def redact(url: str | URL) -> str:
         return url.render_as_string(hide_password=True)
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # unreadable: keep the scheme and host only
-        return re.sub(r"//[^@/]*@", "//***@", url)
+    except Exception:  # unreadable
+        return _mask_userinfo(url)
+
+
+def _mask_userinfo(url: str) -> str:
+    """Everything between the scheme and the last '@' replaced by ``***`` (a password may itself hold '@')."""
+    return re.sub(r"^([A-Za-z][\w+.\-]*:/*)\S*@", r"\1***@", url)
+
+
+def without_password(location: str) -> str:
+    """A database location with any password removed (kept usable: the server reads it from ~/.pgpass or
+    $PGPASSWORD); a path, or text that is no URL, is returned as it is."""
+    if "://" not in location:
+        return location
+    try:
+        url = make_url(location)
+    except Exception:
+        return _mask_userinfo(location)
+    if not url.password:
+        return location
+    bare = URL.create(url.drivername, username=url.username, host=url.host, port=url.port, database=url.database,
+                      query=url.query)  # URL.set(password=None) would keep it
+    return bare.render_as_string(hide_password=False)
 
 
 def parse_url(text_: str) -> URL | Path:
@@ -49,8 +70,11 @@ def parse_url(text_: str) -> URL | Path:
     shown = redact(text_)
     try:
         url = make_url(text_)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number, an unclosed [IPv6]
         raise UserError(f"cannot read database URL {shown}; reidwatch stores in {SCHEMES}") from None
+    if url.host and "@" in url.host:  # a raw '@' in the password: the rest of it would be read as the host
+        raise UserError(f"cannot read database URL {_mask_userinfo(text_)}: write an '@' inside the password as "
+                        f"%40")
     backend, _, driver = url.drivername.partition("+")
     if backend == "sqlite":
         if not url.database or url.database == ":memory:":
@@ -130,7 +154,11 @@ def create_database(url: URL) -> None:
     try:
         with admin.connect() as conn:
             name = str(url.database).replace('"', '""')
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            try:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) != "42P04":  # another node created it first: fine
+                    raise
     finally:
         admin.dispose()
 
@@ -150,7 +178,7 @@ def error_line(exc: DBAPIError | Exception, url: URL) -> str:
     """The server's message, first line only, without the password (libpq may quote connection options)."""
     orig = getattr(exc, "orig", None) or exc
     line = next((x.strip() for x in str(orig).splitlines() if x.strip()), type(orig).__name__)
-    if url.password:
+    if url.password and len(str(url.password)) >= 4:  # a shorter one would garble the message, not hide much
         line = line.replace(str(url.password), "***")
     return _PASSWORD.sub(r"\1***", line)
 

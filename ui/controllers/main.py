@@ -17,6 +17,7 @@ from app.identity import decisions
 from app.privacy.audit import set_operator
 from app.runtime import IngestRequest, Runtime
 from app.store import Database, open_database, queries
+from app.store.server import redact
 from ui.controllers.adapt import AdaptController
 from ui.controllers.gallery import GalleryController
 from ui.controllers.ingest import IngestController
@@ -324,7 +325,7 @@ class MainController(QObject):
 
     def switch_database(self, path: Path | str) -> None:
         if self.ingest.model.active_jobs() or getattr(self.live, "running", False):
-            self.show_message(f"{path} is saved in the settings and opens at the next start: ingestion or "
+            self.show_message(f"{redact(str(path))} is saved in the settings and opens at the next start: ingestion or "
                               "live monitoring is running on the current database")
             return
         try:

@@ -9,6 +9,7 @@ from typing import Any
 from PySide6.QtCore import QSettings
 
 from app.config import Config, store_location
+from app.store.server import without_password
 
 DEVICES = ("auto", "cpu", "cuda:0", "mps")
 IMGSZ_CHOICES = ("auto", "640", "960", "1280", "1600")
@@ -78,7 +79,8 @@ def read_settings(qs: QSettings, defaults: UiSettings) -> UiSettings:
 
 
 def write_settings(qs: QSettings, settings: UiSettings) -> None:
-    qs.setValue(_PREFIX + "db", str(settings.db) if settings.db else "")
+    # never a password in the settings file: a server store's password belongs in ~/.pgpass or $PGPASSWORD
+    qs.setValue(_PREFIX + "db", without_password(str(settings.db)) if settings.db else "")
     qs.setValue(_PREFIX + "device", settings.device)
     qs.setValue(_PREFIX + "imgsz", settings.imgsz)
     qs.setValue(_PREFIX + "conf", settings.conf)

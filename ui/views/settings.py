@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from app.config import store_location
 from app.live.redact import redact_text
+from app.store.server import redact, without_password
 from ui.models.settings import DEVICES, IMGSZ_CHOICES, TRACKERS, UiSettings
 from ui.views.common import plain_label
 
@@ -35,8 +36,8 @@ class SettingsDialog(QDialog):
         self._default_db = default_db
         # the database in use (which --db may have chosen), not only a saved choice; empty means the default
         shown = open_db or settings.db
-        self.db_edit = QLineEdit(str(shown) if shown else "")
-        self.db_edit.setPlaceholderText(f"empty: the configured default, {default_db}")
+        self.db_edit = QLineEdit(without_password(str(shown)) if shown else "")
+        self.db_edit.setPlaceholderText(f"empty: the configured default, {redact(str(default_db))}")
         self.db_edit.setToolTip("The database in use; another path opens it when you press OK")
         self.db_browse = QPushButton("Browse…")
         self.db_browse.clicked.connect(self._browse)

@@ -218,3 +218,20 @@ def test_identity_show_names_the_hold(linked, capsys) -> None:
     assert "legal hold lifted" in capsys.readouterr().out
     assert main(["-q", "identity", "show", str(ident), "--db", path]) == 0
     assert "legal hold" not in capsys.readouterr().out
+
+
+def test_a_track_held_after_the_plan_is_not_deleted(linked) -> None:
+    """A legal hold placed between a purge's plan and its delete (another node, an operator) wins."""
+    from app.privacy.hold import set_hold
+    from app.privacy.retention import _delete_batch
+
+    tid, ident = _lonely_old_track(linked)
+    set_hold(linked.db, ident, reason="case 2026-115")
+    with linked.db.session() as s:
+        deleted, gone = _delete_batch(s, [tid])
+    assert (deleted, gone) == (0, 0)
+    with linked.db.session() as s:
+        assert s.get(m.Track, tid) is not None and s.get(m.Identity, ident) is not None
+    set_hold(linked.db, ident, on=False)
+    with linked.db.session() as s:
+        assert _delete_batch(s, [tid]) == (1, 1)

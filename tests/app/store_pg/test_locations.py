@@ -50,3 +50,23 @@ def test_a_sqlite_store_knows_where_it_is(tmp_path):
     assert db.is_at(tmp_path / "s.db") and db.is_at(str(tmp_path / "s.db")) and not db.is_at(URL)
     assert db.side_path(".models") == tmp_path / "s.models" and db.size_bytes() > 0
     db.close()
+
+
+@pytest.mark.parametrize("url", ["postgresql://u:p@ssw0rd@h/db", "postgresql://u:s3cretpw@h:abc/db",
+                                 "postgresql://u:s3cretpw@[::1/db", "postgresql:/u:s3cretpw@h/db"])
+def test_malformed_urls_are_one_line_and_never_show_the_password(url, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as info:
+        open_database(url)
+    message = str(info.value)
+    assert "\n" not in message and "s3cretpw" not in message and "ssw0rd" not in message and "p@ss" not in message
+    assert list(tmp_path.iterdir()) == []  # nothing created
+
+
+def test_settings_and_comparisons_never_keep_a_password(tmp_path):
+    assert server.without_password("postgresql+psycopg://u:pw@h:5/db?sslmode=require") == \
+        "postgresql+psycopg://u@h:5/db?sslmode=require"
+    assert server.without_password(str(tmp_path / "x.db")) == str(tmp_path / "x.db")
+    db = open_database(tmp_path / "x.db")
+    assert "x.db" in repr(db) and not db.is_at("postgresql://u:pw@h/db")
+    db.close()
