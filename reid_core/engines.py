@@ -169,14 +169,19 @@ def load_choice(key: str) -> dict[str, float] | None:
 
 def store_choice(key: str, timings: Mapping[str, float]) -> None:
     """Remember ``timings`` (engine -> seconds per call) under ``key``."""
-    path = cache_root() / CHOICE_FILE
+    update_json_map(cache_root() / CHOICE_FILE, key, {k: round(float(v), 6) for k, v in timings.items()})
+
+
+def update_json_map(path: Path, key: str, value: object) -> None:
+    """Set ``key`` in the JSON object kept in ``path`` (a missing or unreadable file starts empty), written
+    atomically so a concurrent reader never sees half a file."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
             data = {}
     except (OSError, ValueError):
         data = {}
-    data[key] = {k: round(float(v), 6) for k, v in timings.items()}
+    data[key] = value
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")

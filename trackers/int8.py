@@ -32,7 +32,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from reid_core.engines import cache_root, cached_export, export_dir, verify_export
+from reid_core.engines import cache_root, cached_export, export_dir, update_json_map, verify_export
 
 log = logging.getLogger(__name__)
 
@@ -124,18 +124,7 @@ def current_calibration(frame_hw: Sequence[int]) -> str | None:
 
 
 def _set_current(frame_hw: Sequence[int], digest: str) -> None:
-    path = calibration_root() / POINTER
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            data = {}
-    except (OSError, ValueError):
-        data = {}
-    data[_frame_size_key(frame_hw)] = digest
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
+    update_json_map(calibration_root() / POINTER, _frame_size_key(frame_hw), digest)
 
 
 def letterbox_input(frame_bgr: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
