@@ -1,12 +1,15 @@
 """Frames/s of the reidwatch ingest pipeline next to ultralytics' own tracking, side by side in one run, per engine.
 
 Same video, frames and detector settings (YOLO11n-pose, same weights, same imgsz and conf) for every method:
-  detect[E]         detection alone on engine E (the ceiling for any tracker using this detector)
+  detect[E]         detection alone on engine E (the ceiling for any tracker using this detector), frames fed
+                    as a stream (``detect_stream``: on OpenVINO several frames in flight, as the ingest runs it)
+  detect-1[E]       the same one frame at a time (``in_flight=1``; ``--single E``)
   ul-bytetrack[E]   ultralytics model.track(tracker="bytetrack.yaml"): on torch as users run it, and on the
                     OpenVINO export (a fair peer on the same engine)
   ul-botsort[torch] ultralytics model.track(tracker="botsort.yaml") (``--botsort``)
   reidwatch[E]      app.ingest.job.ingest_video with detector and encoder on engine E: detection + tracking +
                     best-sample PGFA embeddings + SQLite writes
+  reidwatch-1[E]    the same with the detector one frame at a time (``--single E``)
 E is an engine (torch, openvino, onnxruntime), optionally with the detector's precision: ``openvino:native``
 (OpenVINO's CPU default, bf16 where the CPU has it), ``openvino:int8`` (NNCF, calibrated on this clip's first
 frames before timing: trackers/int8.py). Plain ``openvino`` is fp32. ultralytics on OpenVINO runs its export as
@@ -65,8 +68,8 @@ def cut_video(src: Path, dst: Path, n: int) -> tuple[list, float]:
 
 def run_detect(det: YoloPoseDetector, frames: list) -> float:
     t = time.perf_counter()
-    for f in frames:
-        det.detect(f)
+    for _ in det.detect_stream(frames):
+        pass
     return len(frames) / (time.perf_counter() - t)
 
 
@@ -143,6 +146,21 @@ def ingest_spans(det: YoloPoseDetector, encoder, video: Path, fps: float, tmp: P
         setattr(owner, name, timed)
 
     wrap(det, "detect_batch", "detect")
+    stream = det.detect_stream
+
+    def timed_stream(items, image=None):
+        it = stream(items, image)
+        while True:
+            t = time.perf_counter()
+            try:
+                item = next(it)
+            except StopIteration:
+                return
+            finally:
+                spans["detect"] += time.perf_counter() - t
+            yield item
+
+    det.detect_stream = timed_stream  # type: ignore[method-assign]
     wrap(pipeline.CameraProcessor, "process", "track + samples")
     wrap(pipeline.CameraProcessor, "_embed", "embed")
     wrap(pipeline.repo, "add_observations", "store writes")
@@ -159,6 +177,7 @@ def ingest_spans(det: YoloPoseDetector, encoder, video: Path, fps: float, tmp: P
     finally:
         for owner, name, original in patched:
             setattr(owner, name, original)
+        del det.detect_stream
         db.close()
     spans["total"] = time.perf_counter() - t
     spans["process CPU"] = time.process_time() - c
@@ -178,6 +197,9 @@ def main() -> int:
     ap.add_argument("--serial", default="", metavar="ENGINES",
                     help="comma-separated engines on which to also run reidwatch with detection on the consumer "
                          "thread (no overlap)")
+    ap.add_argument("--single", default="", metavar="ENGINES",
+                    help="comma-separated engines on which to also run detection and reidwatch one frame at a time "
+                         "(in_flight=1: no OpenVINO throughput streams)")
     ap.add_argument("--spans", default="", metavar="ENGINES",
                     help="comma-separated engines on which to time one ingest stage by stage (after the rounds)")
     ap.add_argument("--json", help="write the results here")
@@ -191,14 +213,21 @@ def main() -> int:
     dets = {e: YoloPoseDetector(device=args.device, imgsz=imgsz, engine=split_label(e)[0],
                                 precision=split_label(e)[1]) for e in engines}
     encoders = {e: build_encoder(None, device=dets[e].device, engine=split_label(e)[0]) for e in engines}
-    for d in dets.values():
+    single = [e for e in args.single.split(",") if e]
+    singles = {e: YoloPoseDetector(device=args.device, imgsz=imgsz, engine=split_label(e)[0],
+                                   precision=split_label(e)[1], in_flight=1) for e in single}
+    for d in [*dets.values(), *singles.values()]:
         d.detect(frames[0])  # warm-up (and export on first use)
         if d.precision == "int8":
             warm_int8(d, frames)
+        for _ in d.detect_stream(frames[:3]):  # the throughput-mode model too, where there is one
+            pass
     base_det = dets[engines[0]]
     methods: dict = {}
     for e in engines:
         methods[f"detect[{e}]"] = lambda i, e=e: run_detect(dets[e], frames)
+        if e in singles:
+            methods[f"detect-1[{e}]"] = lambda i, e=e: run_detect(singles[e], frames)
     methods["ul-bytetrack[torch]"] = lambda i: run_ultralytics(base_det, frames, "bytetrack.yaml")
     ov = next((e for e in engines if split_label(e)[0] == "openvino"), None)
     if ov is not None:
@@ -208,6 +237,9 @@ def main() -> int:
     for e in engines:
         methods[f"reidwatch[{e}]"] = lambda i, e=e: run_reidwatch(dets[e], encoders[e], tmp / "clip.avi",
                                                                   len(frames), fps, tmp, f"{e}{i}".replace(":", "-"))
+        if e in singles:
+            methods[f"reidwatch-1[{e}]"] = lambda i, e=e: run_reidwatch(
+                singles[e], encoders[e], tmp / "clip.avi", len(frames), fps, tmp, f"{e}{i}-1".replace(":", "-"))
         if e in args.serial.split(","):
             methods[f"reidwatch-serial[{e}]"] = lambda i, e=e: run_reidwatch(
                 dets[e], encoders[e], tmp / "clip.avi", len(frames), fps, tmp, f"{e}{i}s".replace(":", "-"), overlap=False)

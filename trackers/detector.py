@@ -4,31 +4,23 @@ Weights are resolved by an explicit, logged step (:func:`resolve_pose_weights`) 
 caller can see which file was used and where it came from; the detector constructor only
 loads the file it is given.
 
-Input size ("auto"): YOLO11n-pose is trained at 640 px on COCO, where people are large. In
-surveillance frames people are often 60-100 px tall; at the network input they must be roughly
-100 px or more to be found. The automatic rule therefore scales the frame's long side by
-:data:`AUTO_UPSCALE` (5/3), rounds up to the model stride (32) and clamps the result to
-[:data:`AUTO_MIN_IMGSZ`, :data:`AUTO_MAX_IMGSZ`] = [640, 1280]:
-
-    768x576 (PETS/vtest)   -> 1280   (80 px people become ~133 px; at 640 almost none are found)
-    640x480                -> 1088
-    1280x720, 1920x1080    -> 1280   (the cap bounds the cost on CPU)
-    320x240                -> 640
-
-That frame-size rule (:func:`auto_imgsz`) is kept for callers that ask for it; ``imgsz="auto"`` now follows
-the heights of the people found (:mod:`trackers.imgsz`: probe, measure, up-scale small frames, tile large
-ones). Engines (``engine``): ``torch``, ``openvino``, ``onnxruntime`` or ``auto`` (the fastest installed
-engine for the device, measured once per machine and weights file; :mod:`trackers.engines`).
+Input size: ``imgsz="auto"`` follows the heights of the people found (:mod:`trackers.imgsz`: probe, measure,
+up-scale small frames, tile large ones). The older frame-size rule (:func:`auto_imgsz`: the long side x 5/3,
+rounded up to the stride, in [640, 1280]; 768x576 -> 1280) is kept for callers that ask for it. Engines
+(``engine``): ``torch``, ``openvino``, ``onnxruntime`` or ``auto`` (the fastest installed engine for the
+device, measured once per machine and weights file; :mod:`trackers.engines`). On OpenVINO a stream of frames
+(:meth:`YoloPoseDetector.detect_stream`, and batches) runs several frames in flight (:mod:`trackers.ov_stream`).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -43,6 +35,7 @@ AUTO_MIN_IMGSZ = 640
 AUTO_MAX_IMGSZ = 1280
 STRIDE = 32
 PERSON_CLASS = 0
+T = TypeVar("T")
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -162,6 +155,9 @@ class YoloPoseDetector:
     it: ~1.6x faster on this project's AMD EPYC; tracking figures moved by up to 0.007) or ``int8`` (OpenVINO
     only, calibrated on the first frames seen: :mod:`trackers.int8`; fp32 with one log line without ``nncf``).
 
+    ``in_flight``: frames detected at once on OpenVINO (``auto``: its throughput streams on the usable cores, 2 on
+    2 cores; 1: one at a time), with the same detections either way (:mod:`trackers.ov_stream`).
+
     ``weights`` ``None`` is resolved with :func:`resolve_pose_weights` without downloading (the
     constructor reads local files only); to let ultralytics download when online, resolve first:
     ``YoloPoseDetector(weights=resolve_pose_weights()[0])``.
@@ -178,8 +174,11 @@ class YoloPoseDetector:
         half: bool | None = None,
         engine: str = "auto",
         precision: str = "fp32",
+        in_flight: int | str = "auto",
     ) -> None:
         from reid_core.engines import check_engine, engines_for
+        from trackers.int8 import usable_precision
+        from trackers.ov_stream import in_flight_setting
 
         if not (0.0 <= conf <= 1.0 and 0.0 < iou <= 1.0):
             raise ValueError(f"conf must be in [0, 1] and iou in (0, 1], got conf={conf}, iou={iou}")
@@ -202,7 +201,7 @@ class YoloPoseDetector:
             raise ValueError(f"precision must be 'fp32', 'native' or 'int8', got {precision!r}")
         self.engine_setting = check_engine(engine)
         self._candidates = engines_for(self.engine_setting, self.device)
-        self.precision = _usable_precision(precision, self._candidates)
+        self.precision = usable_precision(precision, self._candidates)
         if self.precision == "int8":
             self._candidates = ["openvino"]
         self._int8: Any = None
@@ -210,6 +209,9 @@ class YoloPoseDetector:
         self._weights_hash: str | None = None
         self._exported: dict[tuple[str, tuple[int, int]], Any] = {}
         self._adaptive: dict[tuple[int, int], AdaptiveImgsz] = {}
+        self.in_flight = in_flight_setting(in_flight)
+        self.lock = threading.RLock()  # the engines, sizes and caches: one caller at a time
+        self._runners: dict[tuple[str, str | None], Any] = {}  # OpenVINO throughput-mode models by folder, hint
         log.info("pose detector on %s (half=%s, imgsz=%s, conf=%.2f, engine=%s)", self.device, self.half, imgsz,
                  conf, self.engine or f"auto of {self._candidates}")
 
@@ -233,33 +235,52 @@ class YoloPoseDetector:
         """People in one BGR uint8 (H, W, 3) frame."""
         return self.detect_batch([frame_bgr])[0]
 
+    def detect_stream(self, items: Iterable[T], image: Callable[[T], np.ndarray] | None = None
+                      ) -> Iterator[tuple[T, Detections]]:
+        """``(item, detections)`` for each of ``items`` (BGR frames, or objects ``image`` maps to one), in order.
+
+        On OpenVINO up to :attr:`in_flight` frames are detected at once, each on its own stream, while the caller
+        works on the earlier ones; results equal :meth:`detect` one frame at a time, the input size included
+        (``auto`` sizes are reconsidered only with no frame in flight). Other engines: one at a time.
+        """
+        from trackers.ov_stream import detect_stream
+
+        return detect_stream(self, items, image or (lambda x: x))  # type: ignore[arg-type, return-value]
+
     def detect_batch(self, frames: list[np.ndarray]) -> list[Detections]:
         """People in each of ``frames`` (BGR uint8 (H, W, 3)), one predict call for the batch.
 
-        Frames of different sizes are split into one call per size (the input size depends on it).
+        Frames of different sizes are split into one call per size (the input size depends on it). One call at a
+        time per detector (:attr:`lock`; a stream from another thread takes it between its frames).
         """
-        if not frames:
-            return []
         for i, frame in enumerate(frames):
             if frame.ndim != 3 or frame.shape[2] != 3:
                 raise ValueError(f"frame {i}: expected shape (H, W, 3), got {tuple(frame.shape)}")
         out: list[Detections | None] = [None] * len(frames)
         groups: dict[SizePlan, list[int]] = {}
-        for i, frame in enumerate(frames):
-            groups.setdefault(self.plan_for(frame.shape), []).append(i)
-        for plan, idx in groups.items():
-            if plan.tiled:
-                for i in idx:
-                    out[i] = self._detect_tiled(frames[i], plan)
-            else:
-                for i, found in zip(idx, self._predict([frames[i] for i in idx], plan.imgsz), strict=True):
-                    out[i] = found
-            self._last_imgsz = plan.imgsz
-        if self.imgsz_setting == "auto":
-            for frame, got in zip(frames, out, strict=True):
-                if got is not None:
-                    self._adaptive[frame.shape[:2]].observe(frame.shape, got.boxes, got.scores)
+        with self.lock:
+            for i, frame in enumerate(frames):
+                groups.setdefault(self.plan_for(frame.shape), []).append(i)
+            for plan, idx in groups.items():
+                if plan.tiled:
+                    for i in idx:
+                        out[i] = self._detect_tiled(frames[i], plan)
+                else:
+                    for i, found in zip(idx, self._predict_group([frames[i] for i in idx], plan.imgsz), strict=True):
+                        out[i] = found
+                self._last_imgsz = plan.imgsz
+            if self.imgsz_setting == "auto":
+                for frame, got in zip(frames, out, strict=True):
+                    if got is not None:
+                        self._adaptive[frame.shape[:2]].observe(frame.shape, got.boxes, got.scores)
         return [d for d in out if d is not None]
+
+    def _predict_group(self, images: list[np.ndarray], imgsz: int) -> list[Detections]:
+        """Several frames of one plan: in flight together on OpenVINO once its model is loaded."""
+        from trackers.ov_stream import detect_in_flight, stream_runner
+
+        runner = stream_runner(self, images[0], 0, check_plan=False) if len(images) > 1 else None
+        return detect_in_flight(self, runner, images, imgsz) if runner else self._predict(images, imgsz)
 
     def _predict(self, images: list[np.ndarray], imgsz: int) -> list[Detections]:
         """One input size for all ``images`` (same frame size), on the chosen engine."""
@@ -352,22 +373,6 @@ class YoloPoseDetector:
         for key in [k for k in self._exported if k[0] != self.engine]:
             del self._exported[key]
         return self.engine
-
-
-def _usable_precision(precision: str, candidates: Sequence[str]) -> str:
-    """``int8`` when it can run here (OpenVINO among the engines, NNCF installed), else ``fp32``, said once."""
-    if precision != "int8":
-        return precision
-    from trackers.int8 import nncf_available
-
-    if "openvino" not in candidates:
-        log.warning("precision int8 runs on the OpenVINO engine only (engine here: %s); using fp32",
-                    ", ".join(candidates))
-        return "fp32"
-    if not nncf_available():
-        log.warning("precision int8 needs nncf (pip install 'reidwatch[int8]'); using fp32")
-        return "fp32"
-    return "int8"
 
 
 def _precision_kwargs(half: bool) -> dict[str, Any]:

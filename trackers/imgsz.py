@@ -159,6 +159,16 @@ class AdaptiveImgsz:
             return SizePlan(sizes[min(self._probe_step, len(sizes) - 1)], (), held.reason)
         return held
 
+    def stable_for(self, frame_shape: Sequence[int], pending: int) -> bool:
+        """Whether observing ``pending`` more frames cannot change the plan for frames of ``frame_shape``: not
+        probing, and none of them is a frame at which the size is reconsidered (every :data:`EVERY`)."""
+        if pending <= 0:
+            return True
+        current = self._plans.get((int(frame_shape[0]), int(frame_shape[1])))
+        if current is None or current.reason.startswith("probing"):
+            return False
+        return all((self._frames + j) % EVERY for j in range(1, pending + 1))
+
     def median_height(self) -> float | None:
         """Median height (frame px) of the confident people in the window, None until enough were seen."""
         if not self._heights:

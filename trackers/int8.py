@@ -54,6 +54,20 @@ def nncf_available() -> bool:
     return True
 
 
+def usable_precision(precision: str, candidates: Sequence[str]) -> str:
+    """``int8`` when it can run here (OpenVINO among the engines, NNCF installed), else ``fp32``, said once."""
+    if precision != "int8":
+        return precision
+    if "openvino" not in candidates:
+        log.warning("precision int8 runs on the OpenVINO engine only (engine here: %s); using fp32",
+                    ", ".join(candidates))
+        return "fp32"
+    if not nncf_available():
+        log.warning("precision int8 needs nncf (pip install 'reidwatch[int8]'); using fp32")
+        return "fp32"
+    return "int8"
+
+
 def calibration_root() -> Path:
     """Where calibration frame sets live: ``<cache>/calibration``."""
     return cache_root() / "calibration"
@@ -133,7 +147,9 @@ def letterbox_input(frame_bgr: np.ndarray, shape: tuple[int, int]) -> np.ndarray
     from ultralytics.data.augment import LetterBox
 
     img = np.asarray(LetterBox(new_shape=shape, auto=False, stride=32)(image=frame_bgr))
-    return np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1)[None], np.float32) / 255.0
+    out = np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1)[None], np.float32)
+    out /= np.float32(255.0)  # in place: the same float32 division as x / 255.0, one array fewer
+    return out
 
 
 def head_scope(xml: Path) -> Any:
@@ -229,6 +245,7 @@ class Int8Models:
         self.stride = stride
         self.warmup = frames * stride
         self._models: dict[tuple[int, int], Any] = {}
+        self.folders: dict[tuple[int, int], Path] = {}  # input shape -> its int8 model folder, once loaded
         self._uses: dict[tuple[int, int], int] = {}
         self._calibration: dict[tuple[int, int], str | None] = {}  # frame size -> hash of its set
         self._collected: dict[tuple[int, int], list[np.ndarray]] = {}
@@ -256,6 +273,7 @@ class Int8Models:
             self._calibration[hw] = digest
             log.info("int8: calibration set %s from %d frames of this video (%dx%d)", digest[:12], len(frames), *hw)
         self._models[shape] = load_int8_model(fp32_model_dir, self.weights_hash, shape, digest, frames)
+        self.folders[shape] = int8_dir(self.weights_hash, shape, digest) / "model_openvino_model"
         log.info("int8 detector ready at %dx%d (calibration %s)", *shape, digest[:12])
         return self._models[shape]
 

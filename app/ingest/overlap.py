@@ -5,6 +5,10 @@ embedding, and store writes. :class:`DetectAhead` runs detection on a thread up 
 of the consumer, so while the detector (which releases the GIL inside torch / OpenVINO / ONNX Runtime) works
 on frame t+1, the consumer tracks, embeds and writes frame t. Whether it pays is measured
 (``bench/bench_pipeline.py --serial ENGINE``); :func:`overlap_default` says when it is used.
+
+With one frame per batch, frames go through the detector's ``detect_stream`` where it has one: on OpenVINO
+several frames are in flight on its own threads (throughput streams) while this thread tracks the earlier ones,
+with the same detections in the same order (:mod:`trackers.ov_stream`).
 """
 
 from __future__ import annotations
@@ -71,7 +75,21 @@ class DetectAhead:
         if self._thread is not None:
             self._thread.join(timeout=30)
 
+    def _until_max(self) -> Iterator[Any]:
+        for frame in self._frames:
+            if self._stop.is_set():
+                return
+            if self._max is not None and frame.index >= self._max:
+                self.stopped_early = True
+                return
+            yield frame
+
     def _batches(self) -> Iterator[tuple[list[Any], list[Any]]]:
+        stream = getattr(self._detector, "detect_stream", None)
+        if self._batch == 1 and stream is not None:  # frames in flight where the engine runs several at once
+            for frame, found in stream(self._until_max(), lambda f: f.image):
+                yield [frame], [found]
+            return
         batch: list[Any] = []
         for frame in self._frames:
             if self._stop.is_set():
