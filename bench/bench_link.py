@@ -9,7 +9,9 @@ in a fresh subprocess, so that ``peak_mib`` is that process's peak resident memo
   method (``app.identity.link_sparse``);
 - ``new_1000_seconds``: 1,000 more tracks (sightings of existing people, written through
   ``repo.add_embeddings`` as ingest does) linked by ``link_new_tracks`` (live cameras, new ingests into a large
-  store); they are deleted again afterwards.
+  store); they are deleted again afterwards, and the index files and descriptor epoch put back as they were (the
+  store is as before, so the next run does not rebuild its index). ``--new-only`` measures just this step, on the
+  identities an earlier run left in the store (``seconds`` is then null).
 
     .venv/bin/python bench/bench_link.py --sizes 10000,100000 --reuse --json /tmp/bench_link.json
 """
@@ -74,9 +76,10 @@ def add_new_tracks(path: Path, person_of: np.ndarray, rng: np.random.Generator) 
     return ids
 
 
-def child(path: Path) -> None:
+def child(path: Path, new_only: bool = False) -> None:
     """One size, in this (fresh) process: prints one JSON object."""
     import logging
+    import shutil
 
     from sqlalchemy import delete
 
@@ -94,15 +97,24 @@ def child(path: Path) -> None:
     ann.index_for(db)
     index_s = time.perf_counter() - t
     cfg = Config(db=path)
-    with db.session() as s:  # from scratch
-        s.query(m.Match).delete()
-        s.query(m.Track).update({m.Track.identity_id: None})
-        s.query(m.Identity).delete()
-        s.query(m.LinkRun).delete()
-    t = time.perf_counter()
-    summary = link_store(db, cfg, who="bench")
-    seconds = time.perf_counter() - t
+    seconds = identities = threshold = calibrated = None
+    if not new_only:
+        with db.session() as s:  # from scratch
+            s.query(m.Match).delete()
+            s.query(m.Track).update({m.Track.identity_id: None})
+            s.query(m.Identity).delete()
+            s.query(m.LinkRun).delete()
+        t = time.perf_counter()
+        summary = link_store(db, cfg, who="bench")
+        seconds = time.perf_counter() - t
+        identities, threshold, calibrated = summary.identities, summary.threshold, summary.calibrated
     peak_link = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    folder = ann.index_dir(db)
+    saved = folder.with_name(folder.name + ".bench")
+    shutil.rmtree(saved, ignore_errors=True)
+    shutil.copytree(folder, saved)
+    with db.session() as s:
+        epoch = descriptor_table.epoch(s)
     new = add_new_tracks(path, person_of, np.random.default_rng(5))
     t = time.perf_counter()
     got = link_new_tracks(db, cfg, new)
@@ -114,14 +126,18 @@ def child(path: Path) -> None:
         s.execute(delete(m.TrackDescriptor).where(m.TrackDescriptor.track_id.in_(new)))
         s.execute(delete(m.Embedding).where(m.Embedding.track_id.in_(new)))
         s.execute(delete(m.Track).where(m.Track.id.in_(new)))
-        descriptor_table.bump_epoch(s)
+        row = s.get(m.Setting, descriptor_table.EPOCH_KEY)
+        if row is not None:
+            row.value = {"value": epoch}  # as before the new tracks
+    shutil.rmtree(folder)
+    saved.rename(folder)  # the index as it was: it holds exactly the store's rows again
     purity = _purity(ident, truth)
     mates = sum(1 for t, p in zip(new, _people_of_new(person_of), strict=True)
                 if got[t] is not None and any(ident.get(o) == got[t] for o in _tracks_of(person_of, p)))
     purity["new_joined_own_person"] = mates / NEW
     print(json.dumps({"tracks": len(person_of), "seconds": seconds, "peak_mib": peak_link,
-                      "new_1000_seconds": new_s, "index_s": index_s, "identities": summary.identities,
-                      "threshold": summary.threshold, "calibrated": summary.calibrated,
+                      "new_1000_seconds": new_s, "index_s": index_s, "identities": identities,
+                      "threshold": threshold, "calibrated": calibrated,
                       "method": "sparse" if len(person_of) > 3000 else "dense", **purity,
                       "peak_mib_with_new": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
@@ -153,17 +169,20 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench_scale"))
     ap.add_argument("--reuse", action="store_true", help="take stores built by an earlier run (bench_search too)")
     ap.add_argument("--max-sample-tracks", type=int, default=100_000)
+    ap.add_argument("--new-only", action="store_true",
+                    help="only link 1,000 new tracks into the identities an earlier run left (needs --reuse)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child)
+        child(args.child, args.new_only)
         return
     results = []
     for n in (int(x) for x in args.sizes.split(",")):
         path, _, _ = scale_store.open_or_build(args.work, n, reuse=args.reuse, log=say,
                                                max_sample_tracks=args.max_sample_tracks)
-        out = subprocess.run([sys.executable, __file__, "--child", str(path)], capture_output=True, text=True)
+        out = subprocess.run([sys.executable, __file__, "--child", str(path), *(["--new-only"] * args.new_only)],
+                             capture_output=True, text=True)
         path.with_name(f"bench_link_{n}.log").write_text(out.stderr)  # the run's log lines
         if out.returncode != 0:
             say(out.stderr[-3000:])
@@ -176,7 +195,7 @@ def main() -> None:
     say("\n| tracks | link s | peak MiB | 1,000 new tracks s | index s | identities | pair precision / recall |")
     say("|---|---|---|---|---|---|---|")
     for r in results:
-        say(f"| {r['tracks']} | {r['seconds']:.1f} | {r['peak_mib']:.0f} | {r['new_1000_seconds']:.2f} | "
+        say(f"| {r['tracks']} | {r['seconds'] or float('nan'):.1f} | {r['peak_mib']:.0f} | {r['new_1000_seconds']:.2f} | "
             f"{r['index_s']:.1f} | {r['identities']} | {r['pair_precision']:.3f} / {r['pair_recall']:.3f} |")
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from reid_core.matching import pgfa_distance
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,10 @@ def aggregate_many(global_feat: np.ndarray, parts: np.ndarray, visibility: np.nd
 
 def descriptor_distance(a: TrackDescriptors, b: TrackDescriptors, *, block_size: int | None = 4096) -> np.ndarray:
     """PGFA eq. 8 distance between two sets of track descriptors: (len(a), len(b)) float32."""
+    import torch
+
+    from reid_core.matching import pgfa_distance
+
     t = [torch.from_numpy(x) for x in (a.global_feat, a.parts, a.visibility, b.global_feat, b.parts, b.visibility)]
     return pgfa_distance(*t, block_size=block_size).numpy()
 
@@ -149,6 +154,8 @@ class PreparedDescriptors:
 def prepare(d: TrackDescriptors) -> PreparedDescriptors:
     """Lay descriptors out once, so that each later distance is two matrix products. Descriptors are unit rows
     by construction (``aggregate_many``, a projection's ``apply``); invisible stripes are masked here."""
+    import torch
+
     vis = torch.from_numpy(d.visibility.astype(np.float32))
     parts = torch.from_numpy(d.parts) * vis[:, :, None]
     return PreparedDescriptors(torch.from_numpy(d.global_feat), parts.flatten(1).contiguous(), vis)
@@ -169,6 +176,10 @@ def sample_pair_distance(global_feat: np.ndarray, parts: np.ndarray, visibility:
     index (0..n_tracks-1) of each sample. ``reduce`` "min" or "mean" over the sample pairs of two tracks.
     """
     owner = np.asarray(owner, np.int64)
+    import torch
+
+    from reid_core.matching import pgfa_distance
+
     t = [torch.from_numpy(np.asarray(x)) for x in (global_feat, parts, visibility)]
     d = pgfa_distance(*t, *t, block_size=4096).numpy()
     order = np.argsort(owner, kind="stable")

@@ -108,7 +108,7 @@ def link_new_tracks(db: Database, cfg: Config, track_ids: list[int], *, candidat
         return out
     index = ann.index_for(db)  # holds the new tracks too: they may join each other
     with index.lock:
-        pos, _ = index.search(index.reduce(descs), candidates + 1)
+        pos, _ = index.search(index.reduce(descs), candidates + 1, nprobe=ann.NPROBE)  # as linking's candidates
         near = [index.track_ids[p[p >= 0]].tolist() for p in pos]
     with db.session() as s:
         acquire(s, IDENTITIES)  # two nodes never give one person two new identities (app.store.locks)
@@ -116,10 +116,15 @@ def link_new_tracks(db: Database, cfg: Config, track_ids: list[int], *, candidat
         row = {int(t): i for i, t in enumerate(table.ids)}
         ident = {int(t): int(x) for t, x in zip(table.ids, table.identity, strict=True)}
         pair_kind = aggregation in ("pair_min", "pair_mean")
-        ids, all_descs, samples = descriptors_for(s, table.ids.tolist(), aggregation=aggregation,
-                                                  samples=pair_kind)
+        half = None
+        if pair_kind or aggregation == "mean":
+            ids, all_descs, samples = descriptors_for(s, table.ids.tolist(), aggregation=aggregation,
+                                                      samples=pair_kind)
+        else:  # the neighbourhoods' rows as stored (float16): each new track converts only its own neighbours'
+            ids, half = dt.load_half(s, table.ids.tolist())
+            all_descs, samples = None, {}
         drow = {t: i for i, t in enumerate(ids)}
-        if all_descs is None:  # the new tracks' rows went away meanwhile
+        if all_descs is None and half is None:  # the new tracks' rows went away meanwhile
             return out
         _, op_cannot = operator_pairs(s, table)
         refused = {(min(a, b), max(a, b)) for a, b in op_cannot}
@@ -135,7 +140,9 @@ def link_new_tracks(db: Database, cfg: Config, track_ids: list[int], *, candidat
                 dist = distance_matrix([tid, *others], all_descs.take([drow[t] for t in (tid, *others)]),
                                        samples, aggregation)[0, 1:]
             else:
-                dist = lm.unit_distance(descs.take([i]), all_descs.take([drow[t] for t in others]))[0]
+                at = [drow[t] for t in others]
+                near_d = all_descs.take(at) if half is None else lm.TrackDescriptors(*(x[at] for x in half))  # type: ignore[union-attr]
+                dist = lm.unit_distance(descs.take([i]), near_d)[0]
             cannot = hard_constraints(sub, cfg, windows)[0, 1:] if others else np.zeros(0, bool)
             by_ident: dict[int, list[int]] = {}
             for j, t in enumerate(others):

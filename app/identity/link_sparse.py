@@ -182,9 +182,13 @@ def _cluster_graph(members: np.ndarray, sub: TrackTable, load: Callable[[list[in
         how = f"eq. 8 ~ {slope:.3f} x reduced {offset:+.3f}, fitted on {len(pick)} exact pairs"
     refused = {(min(int(local[x]), int(local[y])), max(int(local[x]), int(local[y]))) for x, y in op_cannot}
 
+    camera = sub.camera[members].tolist()
+
     def blocked(xs: list[int], ys: list[int]) -> bool:
-        if any((min(x, y), max(x, y)) in refused for x in xs for y in ys):
+        if refused and any((min(x, y), max(x, y)) in refused for x in xs for y in ys):
             return True
+        if not windows and not {camera[x] for x in xs} & {camera[y] for y in ys}:
+            return False  # without transition windows, every hard constraint is between tracks of one camera
         both = take_tracks(sub, members[np.array(xs + ys, np.int64)])
         return bool(hard_constraints(both, cfg, windows)[: len(xs), len(xs):].any())
 

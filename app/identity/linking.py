@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.config import Config
@@ -193,16 +193,14 @@ def _assign_identities(s: Session, sub: TrackTable, labels: np.ndarray) -> dict[
         if c not in ident_of and i not in taken and s.get(m.Identity, i) is not None:
             ident_of[c] = i
             taken.add(i)
-    for c in sorted(set(labels.tolist())):
-        if c not in ident_of:
-            ident_of[c] = new_identity(s)
-    by_ident: dict[int, list[int]] = {}
-    for t, c in zip(sub.ids.tolist(), labels.tolist(), strict=True):
-        by_ident.setdefault(ident_of[c], []).append(t)
-    for iid, tids in by_ident.items():
-        for lo in range(0, len(tids), 500):
-            s.query(m.Track).filter(m.Track.id.in_(tids[lo:lo + 500])).update(
-                {m.Track.identity_id: iid}, synchronize_session=False)
+    fresh = [c for c in sorted(set(labels.tolist())) if c not in ident_of]
+    if fresh:  # one bulk insert (a million-track run makes hundreds of thousands), ids in the rows' order
+        now = repo._naive_utc(repo.utcnow())
+        ident_of.update(zip(fresh, s.scalars(insert(m.Identity).returning(m.Identity.id, sort_by_parameter_order=True),
+                                             [{"name": None, "watch": 0, "created_at": now} for _ in fresh]),
+                            strict=True))
+    s.execute(update(m.Track), [{"id": t, "identity_id": ident_of[c]}  # bulk update by primary key
+                                for t, c in zip(sub.ids.tolist(), labels.tolist(), strict=True)])
     return {t: ident_of[c] for t, c in zip(sub.ids.tolist(), labels.tolist(), strict=True)}
 
 

@@ -15,7 +15,6 @@ Shapes: N tracks (rows of a ``TrackTable``), E candidate pairs.
 
 from __future__ import annotations
 
-import heapq
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -70,15 +69,15 @@ def candidate_pairs(index: ann.AnnIndex, positions: np.ndarray, *, k: int = K_NE
     for lo in range(0, len(positions), block):
         rows = positions[lo:lo + block]
         q = ann.search_vectors(vec[rows], vis[rows])
-        nb, _ = index.search(q, min(k + 1, len(positions)), allowed)
+        nb, _ = index.search(q, min(k + 1, len(positions)), allowed, nprobe=ann.NPROBE)  # a million searches: few lists
         a = np.repeat(np.arange(lo, lo + len(rows)), nb.shape[1])
         b = local[np.where(nb >= 0, nb, 0)].reshape(-1)
         ok = (nb.reshape(-1) >= 0) & (b >= 0) & (b != a)
-        pairs.append(np.stack([np.minimum(a[ok], b[ok]), np.maximum(a[ok], b[ok])], axis=1))
+        pairs.append(np.minimum(a[ok], b[ok]) * len(positions) + np.maximum(a[ok], b[ok]))  # one int64 per pair
     if not pairs:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    uniq = np.unique(np.concatenate(pairs), axis=0)
-    return uniq[:, 0], uniq[:, 1]
+    uniq = np.unique(np.concatenate(pairs))
+    return uniq // len(positions), uniq % len(positions)
 
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -184,6 +183,20 @@ def edge_distance(d: lm.TrackDescriptors | tuple[np.ndarray, np.ndarray, np.ndar
     return out
 
 
+def _sum_edges(x: np.ndarray, y: np.ndarray, total: np.ndarray, count: np.ndarray, worst: np.ndarray, n: int
+               ) -> tuple[np.ndarray, ...]:
+    """Edges between clusters (x[e], y[e]) folded into one per unordered pair, self-edges dropped: (x, y, sum of
+    distances, pairs, largest distance), x < y, sorted by (x, y)."""
+    lo, hi = np.minimum(x, y), np.maximum(x, y)
+    keep = lo != hi
+    key = lo[keep] * n + hi[keep]
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else np.zeros(0, np.int64)
+    fold = (lambda v, f: f.reduceat(v[keep][order], starts)) if len(key) else (lambda v, f: v[:0])
+    return (key[starts] // n, key[starts] % n, fold(total, np.add), fold(count, np.add), fold(worst, np.maximum))
+
+
 def graph_agglomerative(n: int, a: np.ndarray, b: np.ndarray, d: np.ndarray, threshold: float, *, fill: float,
                         must: list[tuple[int, int]], blocked: Callable[[list[int], list[int]], bool],
                         linkage: str = "average") -> np.ndarray:
@@ -192,58 +205,51 @@ def graph_agglomerative(n: int, a: np.ndarray, b: np.ndarray, d: np.ndarray, thr
     (at least the threshold: candidates hold every pair likely to be closer), so average linkage over two
     clusters is (sum of known + missing x fill) / (size x size); complete linkage needs every pair known.
     ``blocked(members_a, members_b)`` says whether a cannot-link separates two clusters (asked before each
-    merge). Must-links join first. Returns (n,) labels."""
-    start = components(n, np.array([p[0] for p in must], np.int64), np.array([p[1] for p in must], np.int64))
-    members: dict[int, list[int]] = {}
-    for i, c in enumerate(start.tolist()):
-        members.setdefault(c, []).append(i)
-    stats: dict[int, dict[int, list[float]]] = {c: {} for c in members}  # neighbour -> [sum, count, max]
-    for x, y, dist in zip(start[a].tolist(), start[b].tolist(), d.tolist(), strict=True):
-        if x != y:
-            for p, q in ((x, y), (y, x)):
-                s = stats[p].setdefault(q, [0.0, 0, 0.0])
-                s[0] += dist
-                s[1] += 1
-                s[2] = max(s[2], dist)
+    merge). Must-links join first. Returns (n,) labels.
 
-    def link_value(x: int, y: int) -> float:
-        total, count, worst = stats[x][y]
-        pairs = len(members[x]) * len(members[y])
+    Vectorised in rounds: every pair of clusters that are each other's nearest (below the threshold) merges at
+    once. Both linkages, with blocked pairs at infinity, are reducible (a merged cluster is never closer to a third
+    than the nearer of its two parts was), so this gives what merging the closest pair one at a time gives (up to
+    ties); a pair found blocked drops out (its clusters never merge, whatever they grow into). Memory: a few
+    arrays over the edges."""
+    label = components(n, np.array([p[0] for p in must], np.int64), np.array([p[1] for p in must], np.int64))
+    size = np.bincount(label, minlength=n).astype(np.float64)
+    d = np.asarray(d, np.float64)
+    x, y, total, count, worst = _sum_edges(label[a], label[b], d, np.ones(len(d)), d, n)
+    while len(x):
+        pairs = size[x] * size[y]
         if linkage == "complete":
-            return worst if count == pairs else np.inf
-        return (total + (pairs - count) * fill) / pairs
-
-    version = dict.fromkeys(members, 0)
-    heap = [(link_value(x, y), x, y, 0, 0) for x in stats for y in stats[x] if x < y]
-    heap = [h for h in heap if h[0] < threshold]
-    heapq.heapify(heap)
-    while heap:
-        value, x, y, vx, vy = heapq.heappop(heap)
-        if version.get(x) != vx or version.get(y) != vy or y not in stats.get(x, {}):
-            continue
-        if blocked(members[x], members[y]):
-            del stats[x][y], stats[y][x]  # never these two (their members stay apart as clusters grow)
-            continue
-        if len(members[x]) < len(members[y]):
-            x, y = y, x
-        members[x] += members.pop(y)
-        for z, s in stats.pop(y).items():
-            del stats[z][y]
-            if z == x:
-                continue
-            t = stats[x].setdefault(z, [0.0, 0, 0.0])
-            t[0], t[1], t[2] = t[0] + s[0], t[1] + s[1], max(t[2], s[2])
-            stats[z][x] = t
-        del version[y]
-        version[x] += 1
-        for z in stats[x]:
-            value = link_value(x, z)
-            if value < threshold:
-                heapq.heappush(heap, (value, min(x, z), max(x, z), version[min(x, z)], version[max(x, z)]))
-    labels = np.empty(n, np.int64)
-    for c, (_, items) in enumerate(sorted(members.items())):
-        labels[items] = c
-    return labels
+            value = np.where(count == pairs, worst, np.inf)
+        else:
+            value = (total + (pairs - count) * fill) / pairs
+        ok = np.flatnonzero(value < threshold)
+        if not len(ok):
+            break
+        src, dst = np.concatenate([x[ok], y[ok]]), np.concatenate([y[ok], x[ok]])
+        val = np.concatenate([value[ok], value[ok]])
+        order = np.lexsort((dst, val, src))  # per cluster: nearest first (ties: the lower id)
+        first = order[np.concatenate([[True], src[order][1:] != src[order][:-1]])]
+        nearest = np.full(n, -1, np.int64)
+        nearest[src[first]] = dst[first]
+        mutual = ok[(nearest[x[ok]] == y[ok]) & (nearest[y[ok]] == x[ok])]
+        members_order = np.argsort(label, kind="stable")
+        starts = np.searchsorted(label[members_order], np.arange(n + 1))
+        into = np.arange(n)
+        drop = np.zeros(len(x), bool)
+        for e in mutual.tolist():
+            cx, cy = int(x[e]), int(y[e])
+            if blocked(members_order[starts[cx]:starts[cx + 1]].tolist(),
+                       members_order[starts[cy]:starts[cy + 1]].tolist()):
+                drop[e] = True  # never these two (their members stay apart as clusters grow)
+            else:
+                into[cy] = cx
+                size[cx] += size[cy]
+        label = into[label]
+        keep = ~drop
+        x, y, total, count, worst = _sum_edges(into[x[keep]], into[y[keep]], total[keep], count[keep], worst[keep],
+                                               n)
+    _, labels = np.unique(label, return_inverse=True)
+    return labels.astype(np.int64)
 
 
 def graph_spanning_links(labels: np.ndarray, a: np.ndarray, b: np.ndarray, d: np.ndarray
@@ -258,10 +264,9 @@ def graph_spanning_links(labels: np.ndarray, a: np.ndarray, b: np.ndarray, d: np
         return i
 
     out = []
-    for e in np.argsort(d, kind="stable").tolist():
+    inside = np.flatnonzero(labels[a] == labels[b])
+    for e in inside[np.argsort(d[inside], kind="stable")].tolist():
         i, j = int(a[e]), int(b[e])
-        if labels[i] != labels[j]:
-            continue
         ri, rj = find(i), find(j)
         if ri != rj:
             parent[max(ri, rj)] = min(ri, rj)

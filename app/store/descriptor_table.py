@@ -103,20 +103,25 @@ def fill(conn: Connection, *, track_ids: Sequence[int] | None = None, block: int
 
 def _decode(rows: Sequence) -> lm.TrackDescriptors:
     """Rows of (global_feat, parts, visibility, model_tag) -> descriptors (float32)."""
+    g, p, vis = _decode_half(rows)
+    return lm.TrackDescriptors(g.astype(np.float32), p.astype(np.float32), vis)
+
+
+def _decode_half(rows: Sequence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of (global_feat, parts, visibility, model_tag) -> float16 (N, Dg), (N, P, Dp) as stored, (N, P) bool."""
     sizes = {(len(r[0]), len(r[1]), r[3]) for r in rows}
     if len({sz[:2] for sz in sizes}) > 1:
         raise UserError(f"the store holds descriptors of different sizes {sorted(sz[:2] for sz in sizes)}: tracks "
                         f"embedded with different encoders cannot be compared; re-ingest with one encoder")
-    g = np.frombuffer(b"".join(r[0] for r in rows), np.float16).reshape(len(rows), -1).astype(np.float32)
+    g = np.frombuffer(b"".join(r[0] for r in rows), np.float16).reshape(len(rows), -1)
     flat = np.frombuffer(b"".join(r[1] for r in rows), np.float16).reshape(len(rows), -1)
     n_parts = parts_from_tag(rows[0][3], flat.shape[1])
     bits = np.array([r[2] for r in rows], np.int64)
     vis = (bits[:, None] >> np.arange(n_parts)[None, :] & 1).astype(bool)
-    return lm.TrackDescriptors(g, flat.astype(np.float32).reshape(len(rows), n_parts, -1), vis)
+    return g, flat.reshape(len(rows), n_parts, -1), vis
 
 
-def load(s: Session, track_ids: Sequence[int]) -> tuple[list[int], lm.TrackDescriptors | None]:
-    """Descriptors of those tracks that have one, in the caller's order -> (ids kept, descriptors)."""
+def _fetch(s: Session, track_ids: Sequence[int]) -> tuple[list[int], list[tuple]]:
     found: dict[int, tuple] = {}
     ids = list(dict.fromkeys(int(t) for t in track_ids))
     for lo in range(0, len(ids), 5000):
@@ -124,9 +129,21 @@ def load(s: Session, track_ids: Sequence[int]) -> tuple[list[int], lm.TrackDescr
             T.c.track_id.in_(ids[lo:lo + 5000]))
         found.update((int(r[0]), tuple(r[1:])) for r in s.execute(q))
     kept = [t for t in ids if t in found]
-    if not kept:
-        return [], None
-    return kept, _decode([found[t] for t in kept])
+    return kept, [found[t] for t in kept]
+
+
+def load(s: Session, track_ids: Sequence[int]) -> tuple[list[int], lm.TrackDescriptors | None]:
+    """Descriptors of those tracks that have one, in the caller's order -> (ids kept, descriptors)."""
+    kept, rows = _fetch(s, track_ids)
+    return (kept, _decode(rows)) if kept else ([], None)
+
+
+def load_half(s: Session, track_ids: Sequence[int]
+              ) -> tuple[list[int], tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """As ``load``, but (global, parts, visibility) arrays as stored, float16: half the memory and no conversion,
+    for callers that convert only the few rows they use at a time."""
+    kept, rows = _fetch(s, track_ids)
+    return (kept, _decode_half(rows)) if kept else ([], None)
 
 
 def iter_blocks(s: Session, *, after_id: int = 0, block: int = 20_000
@@ -156,8 +173,10 @@ def max_id(s: Session) -> int:
 
 
 def count_upto(s: Session, row_id: int) -> int:
-    """Rows with id <= ``row_id`` (an index holding that many is complete up to there)."""
-    return int(s.scalar(select(func.count(T.c.id)).where(T.c.id <= row_id)) or 0)
+    """Rows with id <= ``row_id`` (an index holding that many is complete up to there): all rows (counted on the
+    smallest index, 0.1 s at a million rows where a range count walks the table in 0.6 s) less the few newer."""
+    total = int(s.scalar(select(func.count()).select_from(T)) or 0)
+    return total - int(s.scalar(select(func.count(T.c.id)).where(T.c.id > row_id)) or 0)
 
 
 EPOCH_KEY = "descriptors.epoch"

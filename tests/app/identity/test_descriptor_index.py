@@ -95,6 +95,28 @@ def test_a_fresh_process_reuses_the_saved_index_without_rebuilding(store, monkey
     assert len(ann.index_for(store.db)) == len(store.truth) + 1
 
 
+def test_a_saved_inverted_file_is_mapped_then_read_in_full_to_take_new_tracks(tmp_path, monkeypatch):
+    monkeypatch.setattr(ann, "IVF_MIN", 10)
+    monkeypatch.setattr(ann, "GLOBAL_DIMS", 8)
+    monkeypatch.setattr(ann, "PART_DIMS", 4)
+    st = build_store(tmp_path / "ivf.db", persons=6, stays=3)
+    q = st.tracks_of(0)[0]
+    want = [h.track_id for h in search.search_by_track(st.db, q, k=5)]
+    ann._INDEXES.clear()  # as a new process: the inverted file is mapped read-only
+    monkeypatch.setattr(ann, "build", lambda *a, **k: pytest.fail("rebuilt a valid index"))
+    index = ann.index_for(st.db)
+    assert index.meta["kind"] == "IndexIVFScalarQuantizer" and index.mapped
+    assert [h.track_id for h in search.search_by_track(st.db, q, k=5)] == want
+    g = st.centres["global"][0][None].repeat(2, 0)
+    p = st.centres["parts"][0][None].repeat(2, 0)
+    new = add_track(st.db, camera="C", start_s=9000, duration_s=10, global_feat=g, parts=p,
+                    visibility=np.ones((2, 3), bool))
+    assert new in [h.track_id for h in search.search_by_track(st.db, q, k=3)]  # extended, not rebuilt
+    assert not index.mapped and len(index) == len(st.truth) + 1
+    ann._INDEXES.clear()
+    assert len(ann.index_for(st.db)) == len(st.truth) + 1
+
+
 def test_damaged_or_stale_index_files_are_rebuilt(store):
     q = store.tracks_of(1)[0]
     want = [h.track_id for h in search.search_by_track(store.db, q, k=5)]
