@@ -83,15 +83,27 @@ class TrackerConfig:
         return max(4.0, self.memory_s + 1.0)
 
 
+COLOUR_CHOICES = ("auto", "on", "off")
+
+
 @dataclass(frozen=True)
 class EncoderConfig:
-    """``[encoder]``: re-ID weights and backbone, crops per encoder batch, samples embedded per track."""
+    """``[encoder]``: re-ID weights and backbone, crops per encoder batch, samples embedded per track, and the
+    pose-aligned colour stripes (``colour``: ``auto`` = on for a new store or one already embedded with them, off
+    for a store embedded without them until ``reidwatch reembed``; ``on``; ``off``)."""
 
     weights: str | None = None  # a PGFA checkpoint; None = best available ImageNet backbone
     backbone: str = "auto"
     batch_size: int = 64
     samples_per_track: int = 6
     engine: str = "auto"  # auto | torch | openvino | onnxruntime
+    colour: str = "auto"  # auto | on | off (reid_core.colour)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.colour, bool):  # colour = true / false in the TOML file
+            object.__setattr__(self, "colour", "on" if self.colour else "off")
+        if self.colour not in COLOUR_CHOICES:
+            raise UserError(f"[encoder] colour: expected one of {', '.join(COLOUR_CHOICES)}, got {self.colour!r}")
 
 
 KEEP_CROPS = ("live", "all", "none")

@@ -40,8 +40,9 @@ class SyntheticStore:
 
 def add_track(db: Database, *, camera: str, start_s: float, duration_s: float, global_feat: np.ndarray,
               parts: np.ndarray, visibility: np.ndarray, first_box=(100.0, 100.0, 140.0, 200.0),
-              last_box=(300.0, 120.0, 340.0, 220.0), local_id: int | None = None) -> int:
-    """One track with two observations (first and last frame) and the given embedding samples."""
+              last_box=(300.0, 120.0, 340.0, 220.0), local_id: int | None = None, tag: str | None = None) -> int:
+    """One track with two observations (first and last frame) and the given embedding samples, stored under the
+    model ``tag`` (default: a plain PGFA tag with the samples' number of stripes)."""
     with db.session() as s:
         cam = repo.get_or_create_camera(s, camera)
         sources = repo.list_sources(s, cam.id)
@@ -57,7 +58,8 @@ def add_track(db: Database, *, camera: str, start_s: float, duration_s: float, g
             for f, box in ((f0, first_box), (f1, last_box))])
         n = len(global_feat)
         frames = np.linspace(f0, f1, n).round().astype(int).tolist()
-        repo.add_embeddings(s, tid, frames, [0.5] * n, global_feat, parts, visibility, "pgfa;parts=3")
+        repo.add_embeddings(s, tid, frames, [0.5] * n, global_feat, parts, visibility,
+                            tag or f"pgfa;parts={np.shape(parts)[1]}")
         repo.set_thumbnail(s, tid, b"\xff\xd8jpeg-of-" + str(tid).encode())
     return tid
 

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-import torch
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -62,6 +61,11 @@ def search_descriptor(db: Database, query: lm.TrackDescriptors, *, k: int = 20, 
     with index.lock:
         if len(index) == 0:
             return []
+        dims = index.meta.get("dims")
+        if dims and list(dims) != [query.global_feat.shape[1], *query.parts.shape[1:]]:
+            raise UserError(f"the query's embedding {[query.global_feat.shape[1], *query.parts.shape[1:]]} does not "
+                            f"compare with the store's {list(dims)} (another encoder or colour setting): search with "
+                            f"the store's own encoder, or re-embed the store (`reidwatch reembed`)")
         a = index.arrays
         allowed = None
         if cam_ids is not None:
@@ -155,6 +159,8 @@ def search_by_image(db: Database, detector: Any, encoder: Any, image_bgr: np.nda
                     t_to: datetime | None = None) -> list[SearchHit]:
     """Tracks that look like the (largest) person in ``image_bgr``, closest first. ``detector`` and ``encoder``
     are the runtime's shared models (``app.runtime.Runtime.search_by_image``)."""
+    import torch  # only an image query needs it: a search by track starts without loading torch
+
     with torch.inference_mode():
         query = embed_image(detector, encoder, image_bgr)
     return search_descriptor(db, query, k=k, cameras=cameras, t_from=t_from, t_to=t_to)

@@ -43,7 +43,7 @@ class EncoderLike(Protocol):
 def model_tag(encoder: object) -> str:
     """A short description of the encoder stored with each embedding (backbone, weights, parts, mode)."""
     info = getattr(encoder, "weights_info", None)
-    parts = getattr(getattr(encoder, "model", None), "parts", None)
+    parts = getattr(encoder, "parts", None) or getattr(getattr(encoder, "model", None), "parts", None)
     bits = ["pgfa"]
     if info is not None:
         bits += [f"backbone={getattr(info, 'backbone', '?')}", f"source={getattr(info, 'source', '?')}"]
@@ -52,6 +52,9 @@ def model_tag(encoder: object) -> str:
             bits.append(f"mode={mode}")
     if parts:
         bits.append(f"parts={parts}")
+    colour = getattr(encoder, "colour_cue", None)
+    if isinstance(colour, str):
+        bits.append(f"colour={colour}")  # the last two stripes are colour (reid_core.colour)
     path = getattr(info, "path", None)
     if getattr(info, "source", None) == "checkpoint" and path is not None:
         bits.append(f"weights={getattr(path, 'name', path)}")  # an adapted or trained checkpoint, by file name

@@ -77,12 +77,22 @@ def tracker_settings(cfg: Config, fps: float) -> dict[str, Any]:
 
 
 def build_encoder(cfg: Config, device: str) -> Any:
-    """A new PGFA re-ID encoder from ``cfg.encoder`` on ``device``; unusable weights are a UserError."""
+    """A new PGFA re-ID encoder from ``cfg.encoder`` on ``device``, with the colour stripes when
+    ``app.training.active.colour_on`` says so (``with_active_encoder`` settles "auto" for a store first); unusable
+    weights are a UserError."""
     from reid_core.weights import WeightsError
     from reid_core.weights import build_encoder as _build
 
     try:
-        return _build(cfg.encoder.weights, backbone=cfg.encoder.backbone, device=device,
-                      batch_size=cfg.encoder.batch_size, engine=cfg.encoder.engine)
+        encoder = _build(cfg.encoder.weights, backbone=cfg.encoder.backbone, device=device,
+                         batch_size=cfg.encoder.batch_size, engine=cfg.encoder.engine)
     except (WeightsError, ValueError) as exc:
         raise UserError(str(exc)) from None
+    from app.training.active import colour_on
+
+    # "auto" not settled for a store (a job that embeds a whole store anew: re-embedding): by the encoder alone
+    if not colour_on(cfg.encoder.colour, weights=cfg.encoder.weights, store_has=None):
+        return encoder
+    from reid_core.colour import ColourEncoder
+
+    return ColourEncoder(encoder)

@@ -57,19 +57,53 @@ def active_checkpoint(db: Database, active: dict | None = None) -> Path | None:
         return blobs.fetch_file(s, active["blob"], db.side_path(".models"))
 
 
-def with_active_encoder(cfg: Config, db: Database) -> Config:
-    """``cfg`` with the store's active checkpoint as encoder weights, unless weights were given explicitly."""
-    if cfg.encoder.weights is not None:
+def store_has_colour(db: Database) -> bool | None:
+    """Whether the store's embeddings carry the colour stripes (``reid_core.colour``); None when it has none."""
+    from sqlalchemy import select
+
+    from app.store import models as m
+
+    with db.session() as s:
+        tag = s.scalar(select(m.Embedding.model_tag).limit(1))
+    return None if tag is None else ";colour=" in str(tag)
+
+
+def colour_on(setting: str, *, weights: str | None, store_has: bool | None) -> bool:
+    """Whether an encoder gets the colour stripes. ``setting``: ``[encoder] colour``; "auto" means on for the
+    ImageNet encoder (no ``weights``) unless the store was embedded without them (``store_has`` False; None: no
+    embeddings yet), and off for a trained or site-adapted checkpoint, which learnt to discount a camera's colour
+    cast (measured: the stripes help ImageNet features and cost an adapted encoder cross-camera links; see
+    docs/benchmarks.md, "Pose-aligned colour cue")."""
+    if setting != "auto":
+        return setting == "on"
+    return weights is None and store_has is not False
+
+
+def with_store_colour(cfg: Config, db: Database) -> Config:
+    """``cfg`` with ``[encoder] colour = "auto"`` settled for this store and encoder (``colour_on``)."""
+    if cfg.encoder.colour != "auto":
         return cfg
+    has = store_has_colour(db)
+    on = colour_on("auto", weights=cfg.encoder.weights, store_has=has)
+    if not on and cfg.encoder.weights is None:
+        log.info("colour stripes off: this store was embedded without them (`reidwatch adapt` re-embeds it)")
+    return replace(cfg, encoder=replace(cfg.encoder, colour="on" if on else "off"))
+
+
+def with_active_encoder(cfg: Config, db: Database) -> Config:
+    """``cfg`` with the store's active checkpoint as encoder weights, unless weights were given explicitly, and
+    the colour stripes settled for the store and that encoder (``with_store_colour``)."""
+    if cfg.encoder.weights is not None:
+        return with_store_colour(cfg, db)
     active = active_encoder(db)
     if not active or not active.get("path"):
-        return cfg
+        return with_store_colour(cfg, db)
     path = active_checkpoint(db, active)
     if path is None:
         log.warning("the store's active encoder %s is missing: using the default encoder (embeddings will not "
                     "compare with the stored ones until `reidwatch reembed`)", active["path"])
-        return cfg
-    return replace(cfg, encoder=replace(cfg.encoder, weights=str(path)))
+        return with_store_colour(cfg, db)
+    return with_store_colour(replace(cfg, encoder=replace(cfg.encoder, weights=str(path))), db)
 
 
 def describe_active(db: Database) -> str:

@@ -15,7 +15,7 @@ SCRIPT = """
 import json, sys
 import reid_core, reid_core.encoder, reid_core.model, reid_core.matching, reid_core.pose, reid_core.weights
 import reid_core.backbones, reid_core.datasets, reid_core.metrics, reid_core.synthetic, reid_core.train
-import reid_core.transforms, reid_core.engines, reid_core.export
+import reid_core.transforms, reid_core.engines, reid_core.export, reid_core.colour
 import reid_core.adapt.augment, reid_core.adapt.features, reid_core.adapt.trainer, reid_core.adapt.views
 from reid_core.weights import deepsort_mobilenetv2_path
 deepsort_mobilenetv2_path()  # finding the weight file must not import the package

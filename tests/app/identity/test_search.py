@@ -11,6 +11,7 @@ import pytest
 from app.config import Config
 from app.errors import UserError
 from app.identity import ann, search
+from app.ingest.pipeline import model_tag
 from app.runtime import Runtime
 from app.store import models as m
 from app.store import open_database, repo
@@ -117,7 +118,7 @@ def test_search_by_image_finds_the_person_through_the_real_detector_and_encoder(
         img = cv2.imread(str(shared_data / name))
         d = search.embed_image(models.detector, models.encoder, img)
         ids[name] = add_track(db, camera=name.split(".")[0], start_s=0, duration_s=1, global_feat=d.global_feat,
-                              parts=d.parts, visibility=d.visibility)
+                              parts=d.parts, visibility=d.visibility, tag=model_tag(models.encoder))
     with db.session() as s:
         assert s.query(m.Embedding).count() == 3
     # the same person, mirrored and smaller, is still closest to its own track
@@ -135,3 +136,36 @@ def test_the_re_ranking_distance_is_eq8(store):
         _, d = search.dt.load(s, sorted(store.truth))
     want = search.lm.descriptor_distance(d.take([3]), d)[0]
     np.testing.assert_allclose(search.query_distance(d.take([3]), d), want, atol=2e-4)  # float16 rows
+
+
+def test_a_query_from_another_encoder_is_one_clear_error(store):
+    """A query whose stripes do not match the store's (another encoder, the colour stripes on one side only) is
+    refused with one line, not compared wrongly."""
+    with store.db.session() as s:
+        _, d = search.dt.load(s, sorted(store.truth)[:1])
+    g, p = d.global_feat.shape[1], d.parts.shape[2]
+    five = search.lm.aggregate_samples(np.ones((1, g)), np.ones((1, d.parts.shape[1] + 2, p)),
+                                       np.ones((1, d.parts.shape[1] + 2), bool))
+    with pytest.raises(UserError, match="does not compare with the store's"):
+        search.search_descriptor(store.db, five, k=3)
+    assert search.search_descriptor(store.db, d, k=3)  # the store's own embedding still searches
+
+
+def test_a_search_by_track_does_not_load_torch(store):
+    """A fresh process answers a search by track without importing torch (a second of start-up on a small machine):
+    the saved index is loaded, distances are numpy."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ann.index_for(store.db)  # built and saved here; the fresh process only loads it
+    query = sorted(store.truth)[0]
+    script = ("import json, sys\nfrom app.identity import search\nfrom app.store import open_database\n"
+              f"hits = search.search_by_track(open_database({str(store.db.path)!r}), {query}, k=3)\n"
+              "print(json.dumps([len(hits), 'torch' in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[3],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    n_hits, torch_loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert n_hits == 3 and not torch_loaded
