@@ -72,10 +72,15 @@ class Ticket:
         """Wait for the frame's inference and return its raw output, only the anchors scoring above ``conf`` (the
         NMS drops the others first anyway, keeping the order); the request goes back to the pool."""
         if self._raw is None:
-            self.request.wait()
-            out = self.request.get_output_tensor(0).data
-            self._raw = np.ascontiguousarray(out[:, :, out[0, 4] > conf])
-            self.runner.release(self.request)
+            if self.request is None:
+                raise RuntimeError("this frame's inference failed")
+            request, self.request = self.request, None
+            try:  # the request goes back to the pool even when the inference failed (once)
+                request.wait()
+                out = request.get_output_tensor(0).data
+                self._raw = np.ascontiguousarray(out[:, :, out[0, 4] > conf])
+            finally:
+                self.runner.release(request)
         return self._raw
 
     def wait(self) -> None:

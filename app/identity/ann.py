@@ -36,6 +36,15 @@ from sqlalchemy.orm import Session
 
 from app.errors import UserError
 from app.identity import npy_files
+from app.identity.index_lock import folder_lock
+from app.identity.reduction import (
+    TRAIN_ROWS,
+    Reducer,
+    fit_reducer,
+    read_projection,
+    search_vectors,
+    write_projection,
+)
 from app.store import Database
 from app.store import descriptor_table as dt
 from app.store import models as m
@@ -46,9 +55,6 @@ from reid_core.engines import cache_root
 log = logging.getLogger(__name__)
 
 FORMAT = 2
-GLOBAL_DIMS = 128
-PART_DIMS = 64
-TRAIN_ROWS = 4096
 IVF_MIN = 50_000
 TRAIN_SAMPLES = 160_000  # rows the inverted file's lists are learnt from (40 per list at a million tracks)
 NPROBE = 24  # lists probed at least (linking's candidate pairs, one search per track, probe just these)
@@ -64,53 +70,6 @@ def index_dir(db: Database) -> Path:
         return p.with_name(p.stem + ".faiss")
     key = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:20]  # no password
     return cache_root() / "faiss" / key
-
-
-Projection = tuple[np.ndarray, np.ndarray]  # (D, d) basis, (d,) offset: x -> x @ basis + offset
-
-
-@dataclass
-class Reducer:
-    """PCA of the global feature and of a stripe (None: kept at full size)."""
-
-    glob: Projection | None = None
-    part: Projection | None = None
-
-    def apply(self, d: lm.TrackDescriptors) -> tuple[np.ndarray, np.ndarray]:
-        """-> (N, dg + P * dp) float32 unit global and unit stripes, (N, P) bool visibility."""
-        def project(x: np.ndarray, t: Projection | None) -> np.ndarray:
-            return x if t is None else x @ t[0] + t[1]
-
-        g = project(d.global_feat, self.glob)
-        n, p, dp = d.parts.shape
-        parts = project(d.parts.reshape(n * p, dp), self.part).reshape(n, p, -1)
-        parts = lm._unit(parts) * d.visibility[:, :, None]
-        return np.concatenate([lm._unit(g), parts.reshape(n, -1)], axis=1).astype(np.float32), d.visibility
-
-
-def _pca(x: np.ndarray, k: int) -> Projection | None:
-    """The top ``k`` principal directions of the rows of ``x`` (centred), by randomised SVD (seconds, where an
-    exact eigen-decomposition of a 2560 x 2560 covariance, as faiss.PCAMatrix does, takes a minute)."""
-    if x.shape[1] <= k or len(x) < 2 * k:
-        return None
-    import torch  # only building an index needs it: a search starts without loading torch
-
-    x = np.ascontiguousarray(x[:TRAIN_ROWS], np.float32)
-    mean = x.mean(axis=0)
-    _, _, v = torch.svd_lowrank(torch.from_numpy(x - mean), q=min(k + 16, *x.shape), niter=4)
-    basis = np.ascontiguousarray(v[:, :k].numpy())  # (D, k)
-    return basis, (-mean @ basis).astype(np.float32)
-
-
-def fit_reducer(d: lm.TrackDescriptors) -> Reducer:
-    """PCA where the descriptor is wider than GLOBAL_DIMS / PART_DIMS and there are enough rows to fit it."""
-    return Reducer(_pca(d.global_feat, GLOBAL_DIMS), _pca(d.parts[d.visibility], PART_DIMS))
-
-
-def search_vectors(vectors: np.ndarray, visibility: np.ndarray) -> np.ndarray:
-    """Stored reduced rows -> the vectors FAISS indexes: scaled by 1 / sqrt(1 + visible stripes)."""
-    scale = 1.0 / np.sqrt(1.0 + visibility.sum(axis=1, dtype=np.float32))
-    return np.ascontiguousarray(vectors.astype(np.float32) * scale[:, None])
 
 
 @dataclass
@@ -195,7 +154,7 @@ def _save(ix: AnnIndex) -> None:
     for key in ("glob", "part"):
         t = getattr(ix.reducer, key)
         if t is not None:
-            put(f"pca_{key}.npz", lambda p, t=t: _write_projection(p, t))
+            put(f"pca_{key}.npz", lambda p, t=t: write_projection(p, t))
     def save_array(p: str, name: str) -> None:
         with open(p, "wb") as f:
             np.save(f, ix.arrays[name])
@@ -203,16 +162,6 @@ def _save(ix: AnnIndex) -> None:
         if not isinstance(ix.arrays[name], np.memmap):
             put(f"{name}.npy", lambda p, name=name: save_array(p, name))
     put("meta.json", lambda p: Path(p).write_text(json.dumps(ix.meta)))
-
-
-def _write_projection(path: str, t: Projection) -> None:
-    with open(path, "wb") as f:
-        np.savez(f, basis=t[0], offset=t[1])
-
-
-def _read_projection(path: Path) -> Projection:
-    with np.load(path) as z:
-        return z["basis"], z["offset"]
 
 
 def _load(folder: Path) -> AnnIndex | None:
@@ -224,7 +173,7 @@ def _load(folder: Path) -> AnnIndex | None:
         # an inverted file is mapped, not read (a million tracks: 0.03 s instead of 1.5 s for the first query)
         mapped = str(meta.get("kind", "")).startswith("IndexIVF")
         index = faiss.read_index(str(folder / "index.faiss"), faiss.IO_FLAG_MMAP if mapped else 0)
-        reducer = Reducer(*(_read_projection(folder / f"pca_{k}.npz") if meta.get(f"pca_{k}") else None
+        reducer = Reducer(*(read_projection(folder / f"pca_{k}.npz") if meta.get(f"pca_{k}") else None
                             for k in ("glob", "part")))
         # mapped, not read: a fresh process answers its first query without reading the vectors (linking does)
         arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
@@ -272,6 +221,14 @@ def _rows(ix: AnnIndex, s: Session, row_ids: np.ndarray, track_ids: np.ndarray, 
             "vectors": vec.astype(np.float16), "visibility": vis}
 
 
+def _same_sizes(d: lm.TrackDescriptors, dims: list[int]) -> None:
+    got = [d.global_feat.shape[1], *d.parts.shape[1:]]
+    if got != dims:
+        raise UserError(f"the store holds descriptors of different sizes ({dims} and {got}): tracks embedded with "
+                        "different encoders or colour settings cannot be compared; re-embed the store with one "
+                        "encoder (`reidwatch reembed`)")
+
+
 def _add(ix: AnnIndex, blocks: list[dict[str, np.ndarray]]) -> None:
     """Add blocks made by ``_rows`` to the index and its arrays (one concatenation per array)."""
     if blocks and ix.mapped:  # a mapped inverted file cannot grow (faiss aborts): read it in full first
@@ -304,6 +261,7 @@ def build(s: Session, folder: Path) -> AnnIndex:
     held = [_rows(ix, s, row_ids, track_ids, d)]
     del d
     for row_ids, track_ids, d, _ in blocks:
+        _same_sizes(d, ix.meta["dims"])
         held.append(_rows(ix, s, row_ids, track_ids, d))
     if n < IVF_MIN:
         ix.index = faiss.IndexFlatIP(dim)
@@ -361,28 +319,42 @@ def index_for(db: Database) -> AnnIndex:
         hi, epoch = dt.max_id(s), dt.epoch(s)
         if (hi, epoch) == ix.checked:
             return ix
-        reason = _stale_reason(ix, s, hi, epoch)
-        if reason is not None:
-            log.info("search index for this store: %s; building it", reason)
-            fresh = build(s, folder)
-            ix.meta, ix.index, ix.reducer, ix.arrays = fresh.meta, fresh.index, fresh.reducer, fresh.arrays
-            ix.mapped = False
-            if ix.index is not None:
-                _save(ix)
-        elif hi > ix.meta["last_row"]:
-            before = len(ix)
-            new = []
-            for row_ids, track_ids, d, _ in dt.iter_blocks(s, after_id=ix.meta["last_row"]):
-                if [d.global_feat.shape[1], *d.parts.shape[1:]] != ix.meta["dims"]:
-                    raise UserError("the store holds descriptors of different sizes: tracks embedded with "
-                                    "different encoders cannot be compared; re-ingest with one encoder")
-                new.append(_rows(ix, s, row_ids, track_ids, d))
-            _add(ix, new)
-            ix.meta.update(rows=len(ix), last_row=int(ix.arrays["row_ids"][-1]))
-            _save(ix)
-            log.debug("search index extended by %d tracks", len(ix) - before)
-        ix.checked = (hi, epoch)
+        with folder_lock(folder):  # one process at a time changes the files; take over what another saved
+            _update(ix, s, folder, hi, epoch)
     return ix
+
+
+def _update(ix: AnnIndex, s: Session, folder: Path, hi: int, epoch: int) -> None:
+    """Bring ``ix`` up to date with the store and save it (under the folder lock): first take over the files
+    another process saved since this one read them, then rebuild (``_stale_reason``) or add the new rows."""
+    if _disk_meta(folder) not in (None, ix.meta) and (disk := _load(folder)) is not None:
+        ix.meta, ix.index, ix.reducer, ix.arrays, ix.mapped = disk.meta, disk.index, disk.reducer, disk.arrays, \
+            disk.mapped
+    reason = _stale_reason(ix, s, hi, epoch)
+    if reason is not None:
+        log.info("search index for this store: %s; building it", reason)
+        fresh = build(s, folder)
+        ix.meta, ix.index, ix.reducer, ix.arrays, ix.mapped = fresh.meta, fresh.index, fresh.reducer, fresh.arrays, \
+            False
+        if ix.index is not None:
+            _save(ix)
+    elif hi > ix.meta["last_row"]:
+        before, new = len(ix), []
+        for row_ids, track_ids, d, _ in dt.iter_blocks(s, after_id=ix.meta["last_row"]):
+            _same_sizes(d, ix.meta["dims"])
+            new.append(_rows(ix, s, row_ids, track_ids, d))
+        _add(ix, new)
+        ix.meta.update(rows=len(ix), last_row=int(ix.arrays["row_ids"][-1]))
+        _save(ix)
+        log.debug("search index extended by %d tracks", len(ix) - before)
+    ix.checked = (hi, epoch)
+
+
+def _disk_meta(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def forget(db: Database) -> None:

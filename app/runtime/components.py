@@ -90,7 +90,7 @@ def build_encoder(cfg: Config, device: str) -> Any:
         raise UserError(str(exc)) from None
     from app.training.active import colour_on
 
-    # "auto" not settled for a store (a job that embeds a whole store anew: re-embedding): by the encoder alone
+    # "auto" not settled for a store (a job that embeds a whole store anew: re-embedding) goes by the encoder alone
     if not colour_on(cfg.encoder.colour, weights=cfg.encoder.weights, store_has=None):
         return encoder
     from reid_core.colour import ColourEncoder

@@ -84,6 +84,9 @@ class ModelCache:
 
     def get(self, cfg: Config, *, on_loading: Any = None) -> Models:
         """The models for ``cfg``; ``on_loading(text)`` is called before a (slow) build."""
+        from app.training.active import settled_colour
+
+        cfg = settled_colour(cfg)  # "auto" and the value it settles to share one encoder
         device = resolve_device(cfg.device)
         key = model_key(cfg, device)
         with self._lock:

@@ -175,8 +175,9 @@ def max_id(s: Session) -> int:
 def count_upto(s: Session, row_id: int) -> int:
     """Rows with id <= ``row_id`` (an index holding that many is complete up to there): all rows (counted on the
     smallest index, 0.1 s at a million rows where a range count walks the table in 0.6 s) less the few newer."""
-    total = int(s.scalar(select(func.count()).select_from(T)) or 0)
-    return total - int(s.scalar(select(func.count(T.c.id)).where(T.c.id > row_id)) or 0)
+    total = select(func.count()).select_from(T).scalar_subquery()
+    newer = select(func.count(T.c.id)).where(T.c.id > row_id).scalar_subquery()
+    return int(s.scalar(select(total - newer)) or 0)  # one statement, one snapshot: no row slips in between
 
 
 EPOCH_KEY = "descriptors.epoch"

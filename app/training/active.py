@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from app.config import Config
+from app.errors import UserError
 from app.store import Database, repo
 
 log = logging.getLogger(__name__)
@@ -69,24 +70,33 @@ def store_has_colour(db: Database) -> bool | None:
 
 
 def colour_on(setting: str, *, weights: str | None, store_has: bool | None) -> bool:
-    """Whether an encoder gets the colour stripes. ``setting``: ``[encoder] colour``; "auto" means on for the
-    ImageNet encoder (no ``weights``) unless the store was embedded without them (``store_has`` False; None: no
-    embeddings yet), and off for a trained or site-adapted checkpoint, which learnt to discount a camera's colour
-    cast (measured: the stripes help ImageNet features and cost an adapted encoder cross-camera links; see
-    docs/benchmarks.md, "Pose-aligned colour cue")."""
+    """Whether an encoder gets the colour stripes. ``setting``: ``[encoder] colour``. "auto" follows a store that
+    already has embeddings (``store_has``; None: none yet, or a job that embeds a whole store anew); otherwise it is
+    on for the ImageNet encoder (no ``weights``) and off for a trained or site-adapted checkpoint, which learnt to
+    discount a camera's colour cast (measured: the stripes help ImageNet features and cost an adapted encoder
+    cross-camera links; docs/benchmarks.md, "Pose-aligned colour cue")."""
     if setting != "auto":
         return setting == "on"
-    return weights is None and store_has is not False
+    if store_has is not None:
+        return store_has
+    return weights is None
 
 
 def with_store_colour(cfg: Config, db: Database) -> Config:
-    """``cfg`` with ``[encoder] colour = "auto"`` settled for this store and encoder (``colour_on``)."""
-    if cfg.encoder.colour != "auto":
-        return cfg
+    """``cfg`` with ``[encoder] colour`` settled for this store and encoder (``colour_on``). A setting that
+    contradicts the store's embeddings is a UserError: new embeddings would not compare with the stored ones."""
     has = store_has_colour(db)
-    on = colour_on("auto", weights=cfg.encoder.weights, store_has=has)
-    if not on and cfg.encoder.weights is None:
-        log.info("colour stripes off: this store was embedded without them (`reidwatch adapt` re-embeds it)")
+    on = colour_on(cfg.encoder.colour, weights=cfg.encoder.weights, store_has=has)
+    if has is not None and on != has:
+        with_or = "with" if has else "without"
+        raise UserError(f"[encoder] colour = \"{cfg.encoder.colour}\", but this store was embedded {with_or} the "
+                        f"colour stripes: set colour = \"auto\", or re-embed the store (`reidwatch reembed`)")
+    return replace(cfg, encoder=replace(cfg.encoder, colour="on" if on else "off"))
+
+
+def settled_colour(cfg: Config) -> Config:
+    """``cfg`` with "auto" settled by the encoder alone (no store): the value a store without embeddings gets."""
+    on = colour_on(cfg.encoder.colour, weights=cfg.encoder.weights, store_has=None)
     return replace(cfg, encoder=replace(cfg.encoder, colour="on" if on else "off"))
 
 

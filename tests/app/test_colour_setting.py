@@ -58,15 +58,24 @@ def test_auto_follows_the_store(tmp_path: Path, tag: str | None, expected: str) 
         assert store_has_colour(db) is (None if tag is None else "colour=" in tag)
         assert with_active_encoder(Config(), db).encoder.colour == expected
         explicit = replace(Config(), encoder=replace(Config().encoder, colour="off"))
-        assert with_active_encoder(explicit, db).encoder.colour == "off"  # the user's choice wins
+        if tag is not None and "colour=" in tag:  # the user's choice would mix the store: one clear error
+            with pytest.raises(UserError, match="embedded with the colour stripes"):
+                with_active_encoder(explicit, db)
+        else:
+            assert with_active_encoder(explicit, db).encoder.colour == "off"
+        weights = replace(Config(), encoder=replace(Config().encoder, weights=str(tmp_path / "a.safetensors")))
+        assert with_store_colour(weights, db).encoder.colour == ("off" if tag is None else expected)  # as stored
     finally:
         db.close()
 
 
 def test_a_checkpoint_gets_no_colour_stripes_by_default(tmp_path: Path) -> None:
-    """A trained or site-adapted checkpoint learnt to discount a camera's colour cast: "auto" leaves them off."""
+    """A trained or site-adapted checkpoint learnt to discount a camera's colour cast: "auto" leaves them off in a
+    new store (a store with embeddings keeps what it has: the test above)."""
     assert colour_on("auto", weights=None, store_has=None) and not colour_on("auto", weights="a.safetensors",
                                                                             store_has=None)
+    assert colour_on("auto", weights="a.safetensors", store_has=True) and not colour_on("auto", weights=None,
+                                                                                         store_has=False)
     assert colour_on("on", weights="a.safetensors", store_has=False) and not colour_on("off", weights=None,
                                                                                        store_has=True)
     db = store_with(tmp_path / "store.db", None)
@@ -92,3 +101,12 @@ def test_the_encoder_and_its_tag(tmp_path: Path) -> None:
         assert with_active_encoder(Config(), db).encoder.colour == "on"
     finally:
         db.close()
+
+
+def test_one_encoder_for_auto_and_its_settled_value() -> None:
+    """The model cache gives "auto" and the value it settles to one encoder (no second build per job)."""
+    from app.runtime.models import ModelCache
+
+    cache = ModelCache()
+    on = replace(Config(), device="cpu", encoder=replace(Config().encoder, colour="on"))
+    assert cache.get(replace(Config(), device="cpu")).encoder is cache.get(on).encoder

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
-from app.identity import ann, search
+from app.identity import ann, reduction, search
 from app.store import descriptor_table as dt
 from app.store import models as m
 from app.store import open_database, repo
@@ -97,8 +97,8 @@ def test_a_fresh_process_reuses_the_saved_index_without_rebuilding(store, monkey
 
 def test_a_saved_inverted_file_is_mapped_then_read_in_full_to_take_new_tracks(tmp_path, monkeypatch):
     monkeypatch.setattr(ann, "IVF_MIN", 10)
-    monkeypatch.setattr(ann, "GLOBAL_DIMS", 8)
-    monkeypatch.setattr(ann, "PART_DIMS", 4)
+    monkeypatch.setattr(reduction, "GLOBAL_DIMS", 8)
+    monkeypatch.setattr(reduction, "PART_DIMS", 4)
     st = build_store(tmp_path / "ivf.db", persons=6, stays=3)
     q = st.tracks_of(0)[0]
     want = [h.track_id for h in search.search_by_track(st.db, q, k=5)]
@@ -192,3 +192,46 @@ def test_search_and_sparse_linking_behave_alike_on_postgresql(tmp_path, monkeypa
     a = link_store(lite.db, Config(db=lite.db.path), method="sparse")
     b = link_store(pg.db, Config(), method="sparse")
     assert (a.identities, a.links, round(a.threshold, 4)) == (b.identities, b.links, round(b.threshold, 4))
+
+
+def test_two_processes_extend_one_saved_index(tmp_path, monkeypatch):
+    """Another process extends the saved index while this one holds it mapped: this one takes over the saved files
+    under the folder lock before adding its own tracks, so the index holds every track once and finds both."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    monkeypatch.setattr(ann, "IVF_MIN", 10)
+    monkeypatch.setattr(reduction, "GLOBAL_DIMS", 8)
+    monkeypatch.setattr(reduction, "PART_DIMS", 4)
+    st = build_store(tmp_path / "two.db", persons=6, stays=3)
+    q = st.tracks_of(0)[0]
+    search.search_by_track(st.db, q, k=5)  # built and saved
+    ann._INDEXES.clear()
+    assert ann.index_for(st.db).mapped
+    script = (
+        "import numpy as np, json\nfrom app.identity import ann\nfrom app.store import open_database\n"
+        "from devkit.synthetic_store import add_track\n"
+        f"db = open_database({str(st.db.path)!r})\n"
+        f"g = np.array({st.centres['global'][0].tolist()}, np.float32)[None].repeat(2, 0)\n"
+        f"p = np.array({st.centres['parts'][0].tolist()}, np.float32)[None].repeat(2, 0)\n"
+        "t = add_track(db, camera='C', start_s=9000, duration_s=10, global_feat=g, parts=p, "
+        "visibility=np.ones((2, 3), bool))\n"
+        "print(json.dumps([t, len(ann.index_for(db))]))")
+    out = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[3],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    theirs, their_len = json.loads(out.stdout.strip().splitlines()[-1])
+    assert their_len == len(st.truth) + 1
+    g = st.centres["global"][0][None].repeat(2, 0)
+    p = st.centres["parts"][0][None].repeat(2, 0)
+    mine = add_track(st.db, camera="D", start_s=9500, duration_s=10, global_feat=g, parts=p,
+                     visibility=np.ones((2, 3), bool))
+    index = ann.index_for(st.db)
+    assert len(index) == len(st.truth) + 2 and sorted(index.track_ids.tolist()[-2:]) == sorted([theirs, mine])
+    assert len(set(index.track_ids.tolist())) == len(index)  # every track once
+    found = [h.track_id for h in search.search_by_track(st.db, q, k=4)]
+    assert theirs in found and mine in found
+    ann._INDEXES.clear()
+    assert len(ann.index_for(st.db)) == len(st.truth) + 2  # the saved files agree

@@ -10,7 +10,7 @@ import pytest
 
 from app.config import Config
 from app.errors import UserError
-from app.identity import ann, search
+from app.identity import ann, reduction, search
 from app.ingest.pipeline import model_tag
 from app.runtime import Runtime
 from app.store import models as m
@@ -64,8 +64,8 @@ def test_compressed_index_reranks_to_the_exact_answer(tmp_path, monkeypatch):
             for q in exact_store.tracks_of(2)}
     assert ann.index_for(exact_store.db).meta["kind"] == "IndexFlatIP"
     monkeypatch.setattr(ann, "IVF_MIN", 10)
-    monkeypatch.setattr(ann, "GLOBAL_DIMS", 8)
-    monkeypatch.setattr(ann, "PART_DIMS", 4)
+    monkeypatch.setattr(reduction, "GLOBAL_DIMS", 8)
+    monkeypatch.setattr(reduction, "PART_DIMS", 4)
     monkeypatch.setattr(search, "RERANK", 1)  # 20 candidates of 36 for k = 2
     proj_store = build_store(tmp_path / "proj.db", persons=6, stays=3, seed=5)
     for q, expected in want.items():
