@@ -59,6 +59,14 @@ class DetectorConfig:
     # fp32 (torch's detections) | native (OpenVINO bf16 where the CPU has it: faster) | int8 (OpenVINO, NNCF
     # calibrated on the first frames of the first video: the fastest; needs pip install 'reidwatch[int8]')
     precision: str = "fp32"
+    # frames detected at once on OpenVINO: "auto" (its throughput streams on the usable cores) or a count; 1 = one
+    # frame at a time. The detections are the same either way (trackers/ov_stream.py).
+    in_flight: int | str = "auto"
+
+    def __post_init__(self) -> None:
+        n = self.in_flight
+        if n != "auto" and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise UserError(f"[detector] in_flight: expected \"auto\" or a whole number >= 1, got {n!r}")
 
 
 @dataclass(frozen=True)

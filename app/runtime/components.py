@@ -37,7 +37,8 @@ def build_detector(cfg: Config, device: str) -> Any:
 
     try:
         return YoloPoseDetector(weights=cfg.detector.weights, imgsz=cfg.detector.imgsz, conf=cfg.detector.conf,
-                                device=device, engine=cfg.detector.engine, precision=cfg.detector.precision)
+                                device=device, engine=cfg.detector.engine, precision=cfg.detector.precision,
+                                in_flight=cfg.detector.in_flight)
     except (FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from None
     except Exception as exc:  # a damaged or foreign weights file: ultralytics and torch say it in a paragraph
