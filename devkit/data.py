@@ -43,3 +43,21 @@ def where_to_get(name: str) -> str:
     looked = ", ".join(str(d) for d in search_dirs())
     return (f"{name} not found (looked in {looked}); install Debian's opencv-doc (scripts/system-deps.sh) "
             f"or set REIDWATCH_SHARED_DATA")
+
+
+def read_frames(video: Path, n: int, *, start: int = 0, step: int = 1) -> list:
+    """Up to ``n`` BGR frames of ``video`` from frame ``start``, every ``step``-th (fewer when the video ends)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+    out = []
+    while len(out) < n:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        out.append(frame)
+        for _ in range(step - 1):
+            cap.grab()
+    cap.release()
+    return out

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from devkit.data import read_frames
 from reid_core import engines as eng
 from tests.conftest import missing
 from trackers import detector as detector_module
@@ -19,20 +20,7 @@ DECLARED = ("openvino", "onnxruntime")
 
 
 def _frames(vtest_path: Path, start: int, n: int, step: int = 7) -> list[np.ndarray]:
-    import cv2
-
-    cap = cv2.VideoCapture(str(vtest_path))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-    out = []
-    while len(out) < n:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        out.append(frame)
-        for _ in range(step - 1):
-            cap.grab()
-    cap.release()
-    return out
+    return read_frames(vtest_path, n, start=start, step=step)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

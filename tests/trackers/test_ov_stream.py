@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from devkit.data import read_frames
 from reid_core import engines as eng
 from reid_core.engines import usable_threads
 from tests.conftest import missing
@@ -20,18 +21,7 @@ from trackers.types import Detections
 
 
 def _frames(vtest_path: Path, n: int, start: int = 40) -> list[np.ndarray]:
-    import cv2
-
-    cap = cv2.VideoCapture(str(vtest_path))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-    out = []
-    while len(out) < n:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        out.append(frame)
-    cap.release()
-    return out
+    return read_frames(vtest_path, n, start=start)
 
 
 def _need_openvino() -> None:
