@@ -98,7 +98,7 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     if verbose < 2:
-        for noisy in ("ultralytics", "PIL", "matplotlib", "alembic", "urllib3"):
+        for noisy in ("ultralytics", "PIL", "matplotlib", "alembic", "urllib3", "faiss"):  # faiss: CPU probing
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

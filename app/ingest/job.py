@@ -122,6 +122,9 @@ def ingest_video(
     _write_all(proc, done, status)
     msg = f"{info.path.name}: {proc.stats.frames} frames, {proc.stats.tracks_closed} tracks, " \
           f"{proc.stats.embeddings} embeddings stored as source {source.id} (camera {camera})"
+    if proc.stats.clutter_dropped:
+        n = proc.stats.clutter_dropped
+        msg += f"; {n} track{'s' if n != 1 else ''} of scenery left out (still, unsure detections)"
     if error:
         log.warning("%s: %s; the frames before it are stored", info.path.name, error)
         msg += f"; warning: {error}"

@@ -23,6 +23,7 @@ from app.ingest.training_crops import CropReservoir, new_reservoir, write_track_
 from app.ops.metrics import timed_write
 from app.store import Database, repo
 from app.store.records import ObservationRecord
+from trackers.clutter import MotionStats
 from trackers.types import Detections, Tracker, Tracks
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class _OpenTrack:
     last_t: datetime | None = None
     embedded: _Embedded | None = None  # computed once, before the transaction that writes the closed track
     crops: CropReservoir | None = None  # training crops, kept when the video is not (app.ingest.training_crops)
+    motion: MotionStats = field(default_factory=MotionStats)  # scenery tracks are dropped when they close
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class ProcessorStats:
     flush_failures: int = 0  # failed writes (each retried by the next flush)
     rows_dropped: int = 0  # observations given up because the buffer bound was reached while the store failed
     tracker_resets: int = 0  # gaps in the frames (camera outage or stall) after which the tracker started afresh
+    clutter_dropped: int = 0  # closed tracks of scenery (trackers.clutter), removed from the store
 
 
 class CameraProcessor:
@@ -181,6 +184,7 @@ class CameraProcessor:
                                     kps, predicted)
             self._obs.append((ot, rec))
             if not predicted:
+                ot.motion.add(box, float(tracks.scores[i]))
                 self._consider_sample(ot, frame_index, image, box, kps, float(overlaps[i]), (fh, fw))
                 if ot.crops is not None:
                     ot.crops.offer(frame_index, t, image, box, kps, float(overlaps[i]))
@@ -259,12 +263,16 @@ class CameraProcessor:
         buffered and the next flush writes it; False is returned and the error logged.
         """
         obs, closing = list(self._obs), list(self._closing)
-        self._embed(closing)
+        clutter = [c for c in closing if c.motion.is_clutter()]
+        dropped = {id(c) for c in clutter}
+        self._embed([c for c in closing if id(c) not in dropped])
         created: dict[int, int] = {}  # local id -> new track id; applied only once the commit succeeded
         try:
             with timed_write("flush"), self.db.session() as s:  # latency and errors: app.ops.metrics
                 rows = []
                 for ot, r in obs:
+                    if id(ot) in dropped:
+                        continue
                     track_id = ot.db_id or created.get(ot.local_id)
                     if track_id is None:
                         track_id = repo.create_track(s, source_id=self.source_id, camera_id=self.camera_id,
@@ -273,7 +281,8 @@ class CameraProcessor:
                         created[ot.local_id] = track_id
                     rows.append(replace(r, track_id=track_id))
                 repo.add_observations(s, rows)
-                closed = self._write_closed(s, closing, created)
+                repo.delete_open_tracks(s, [c.db_id for c in clutter if c.db_id is not None])
+                closed = self._write_closed(s, [c for c in closing if id(c) not in dropped], created)
                 if frames_done is not None:
                     repo.set_source_progress(s, self.source_id, frames_done=frames_done, status=status)
         except SQLAlchemyError as exc:
@@ -288,6 +297,10 @@ class CameraProcessor:
         del self._closing[:len(closing)]
         self.stats.observations += len(rows)
         self.stats.tracks_closed += len(closed)
+        self.stats.clutter_dropped += len(clutter)
+        for c in clutter:
+            log.debug("source %d: track %d dropped as scenery (%d detections, %d confident, moved %.2f heights)",
+                      self.source_id, c.local_id, c.motion.n, c.motion.n_confident, c.motion.extent)
         self.stats.embeddings += sum(len(c.embedded.frames) for c in closing if c.embedded and c.db_id)
         self.stats.closed_track_ids.extend(closed)
         return True

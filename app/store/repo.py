@@ -142,6 +142,16 @@ def delete_source(s: Session, source_id: int) -> None:
 
 
 # ---------------------------------------------------------------- tracks and observations
+def delete_open_tracks(s: Session, track_ids: Sequence[int]) -> None:
+    """Remove tracks that closed as scenery (``trackers.clutter``) with their observations: written while they
+    were open, they have no embeddings, crops, stays or matches yet."""
+    if not track_ids:
+        return
+    ids = [int(t) for t in track_ids]
+    s.execute(delete(m.Observation).where(m.Observation.track_id.in_(ids)))
+    s.execute(delete(m.Track).where(m.Track.id.in_(ids)))
+
+
 def track_info(t: m.Track, camera: str) -> TrackInfo:
     """A track row and its camera's name as a ``TrackInfo``."""
     return TrackInfo(

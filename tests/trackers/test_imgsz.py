@@ -37,6 +37,19 @@ def test_large_frames_with_small_people_are_tiled_and_covered() -> None:
     assert tile_grid(576, 768, 1.0, 100) == ()  # a tile larger than the frame: no tiling
 
 
+def test_just_above_the_cap_one_pass_at_the_cap_not_tiles() -> None:
+    # seen on the whole of vtest: as more far people are found the median falls to ~70 px, which asks for
+    # ~1975; four tiles of 1280 would show them 3% larger than one 1920 pass, at 1.8x its pixels
+    for h, w, people in ((576, 768, 70), (432, 576, 53)):
+        plan = plan_for(h, w, people)
+        assert plan.want > rule.MAX_IMGSZ
+        assert plan.imgsz == rule.MAX_IMGSZ and not plan.tiled, plan
+        assert people * plan.imgsz / w >= rule.TARGET_PERSON_PX / rule.TILE_MARGIN
+    # well above it, tiles: a single pass would show the people too small
+    plan = plan_for(576, 768, 55)
+    assert plan.tiled and plan.want > rule.MAX_IMGSZ * rule.TILE_MARGIN
+
+
 def test_probe_then_measure_then_hold(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="trackers.imgsz")
     auto = AdaptiveImgsz()
