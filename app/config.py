@@ -78,12 +78,17 @@ class TrackerConfig:
     # a lost track is kept this long for re-association, whatever the frame rate; the default is ByteTrack's
     # 30 updates at 7 frames/s (vtest.avi's true rate), where reidwatch's tracking figures were measured
     memory_s: float = 4.3
+    # leave out tracks of scenery (a post, a bollard: still, mostly unsure detections for 2 s or more) and cut
+    # such stretches out of people's tracks (trackers.clutter); false keeps every track as the tracker made it
+    scenery: bool = True
     bytetrack: dict = field(default_factory=dict)
     deepsort: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.memory_s, (int, float)) and self.memory_s > 0):
             raise UserError(f"[tracker] memory_s: expected seconds > 0, got {self.memory_s!r}")
+        if not isinstance(self.scenery, bool):
+            raise UserError(f"[tracker] scenery: expected true or false, got {self.scenery!r}")
 
     @property
     def close_after_s(self) -> float:

@@ -15,6 +15,7 @@ from app.ingest.job import AlreadyIngestedError
 from app.ingest.video import probe_video
 from app.ops.metrics import add_metrics_arguments, serve_from_args
 from app.runtime import IngestRequest, Runtime
+from app.training.active import adapt_hint
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
     print(message)
     if outcome.link_summary:
         print(outcome.link_summary)
+        hint = adapt_hint(db)
+        if hint:
+            print(hint)
     db.close()
     if outcome.link_error:
         raise UserError(f"the video is stored, but linking failed: {outcome.link_error}; run `reidwatch link`")

@@ -50,7 +50,7 @@ def ingest_video(
     start: datetime | None = None, fps: float | None = None, force: bool = False, batch_frames: int = 1,
     samples_per_track: int = 6, flush_every: int = 25, progress: ProgressFn | None = None,
     settings: dict | None = None, max_frames: int | None = None, close_after_s: float = 4.0,
-    overlap: bool | None = None, training_crops: int = 0,
+    overlap: bool | None = None, training_crops: int = 0, drop_scenery: bool = True,
 ) -> IngestResult:
     """Ingest one file into the store. Ctrl-C (KeyboardInterrupt) commits what was processed, marks the
     source incomplete and re-raises; a second run resumes after the last stored frame. ``overlap`` runs
@@ -93,7 +93,7 @@ def ingest_video(
         close_unfinished_tracks(db, source.id, info, encoder, samples_per_track=samples_per_track)
     proc = CameraProcessor(db=db, camera_id=cam.id, source_id=source.id, tracker=tracker, encoder=encoder,
                            samples_per_track=samples_per_track, close_after_s=close_after_s,
-                           local_id_offset=offset, training_crops=training_crops)
+                           local_id_offset=offset, training_crops=training_crops, drop_scenery=drop_scenery)
     track_processor(camera, proc)  # --metrics-port: frames, detections, tracks of this camera
     total = info.frame_count or 0
     done = resume_from
@@ -125,6 +125,9 @@ def ingest_video(
     if proc.stats.clutter_dropped:
         n = proc.stats.clutter_dropped
         msg += f"; {n} track{'s' if n != 1 else ''} of scenery left out (still, unsure detections)"
+    if proc.stats.scenery_cuts:
+        n = proc.stats.scenery_cuts
+        msg += f"; {n} stretch{'es' if n != 1 else ''} of scenery cut out of people's tracks"
     if error:
         log.warning("%s: %s; the frames before it are stored", info.path.name, error)
         msg += f"; warning: {error}"

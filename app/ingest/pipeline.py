@@ -18,12 +18,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.ingest.sampling import Sample, TrackSampler, crop_box, overlap_with_others, sample_quality, sharpness
+from app.ingest.scenery import apply_scenery, log_scenery
 from app.ingest.tracklife import LocalIds, expired, is_gap, keep_newest
 from app.ingest.training_crops import CropReservoir, new_reservoir, write_track_crops
 from app.ops.metrics import timed_write
 from app.store import Database, repo
 from app.store.records import ObservationRecord
-from trackers.clutter import MotionStats
+from trackers.clutter import Cut, SceneryWatch
 from trackers.types import Detections, Tracker, Tracks
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,9 @@ class _OpenTrack:
     last_t: datetime | None = None
     embedded: _Embedded | None = None  # computed once, before the transaction that writes the closed track
     crops: CropReservoir | None = None  # training crops, kept when the video is not (app.ingest.training_crops)
-    motion: MotionStats = field(default_factory=MotionStats)  # scenery tracks are dropped when they close
+    scenery: SceneryWatch = field(default_factory=SceneryWatch)  # trackers.clutter: decided when the track closes
+    drop: bool = False  # the whole track is scenery
+    cuts: list[Cut] = field(default_factory=list)  # still, unsure stretches cut out of a person's track
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ class ProcessorStats:
     rows_dropped: int = 0  # observations given up because the buffer bound was reached while the store failed
     tracker_resets: int = 0  # gaps in the frames (camera outage or stall) after which the tracker started afresh
     clutter_dropped: int = 0  # closed tracks of scenery (trackers.clutter), removed from the store
+    scenery_cuts: int = 0  # still, unsure stretches cut out of the tracks of people
 
 
 class CameraProcessor:
@@ -127,7 +131,7 @@ class CameraProcessor:
         self, *, db: Database, camera_id: int, source_id: int, tracker: Tracker, encoder: EncoderLike,
         samples_per_track: int = 6, close_after_s: float = 4.0, local_id_offset: int = 0,
         embed_batch: int = 32, max_buffered_rows: int = 200_000, max_closing: int = 5_000,
-        training_crops: int = 0,
+        training_crops: int = 0, drop_scenery: bool = True,
     ) -> None:
         if not close_after_s > 0:
             raise ValueError(f"close_after_s: expected > 0, got {close_after_s}")
@@ -143,6 +147,7 @@ class CameraProcessor:
         self.max_closing = max_closing
         self.embed_batch = embed_batch
         self.training_crops = training_crops  # per track, for adaptation; 0 = none (the video is kept)
+        self.drop_scenery = drop_scenery  # trackers.clutter: scenery tracks left out, stretches cut out
         self.tag = model_tag(encoder)
         self.stats = ProcessorStats()
         self._ids = LocalIds(local_id_offset)
@@ -184,7 +189,15 @@ class CameraProcessor:
                                     kps, predicted)
             self._obs.append((ot, rec))
             if not predicted:
-                ot.motion.add(box, float(tracks.scores[i]))
+                since = None
+                if self.drop_scenery:
+                    ot.scenery.add(frame_index, t.timestamp(), box, float(tracks.scores[i]))
+                    since = ot.scenery.scenery_since()
+                if since is not None:  # standing on scenery: its crops would crowd out the person's
+                    ot.sampler.samples = [x for x in ot.sampler.samples if x.frame < since]
+                    if ot.crops is not None:
+                        ot.crops.drop_frames(lambda f, since=since: f >= since)
+                    continue
                 self._consider_sample(ot, frame_index, image, box, kps, float(overlaps[i]), (fh, fw))
                 if ot.crops is not None:
                     ot.crops.offer(frame_index, t, image, box, kps, float(overlaps[i]))
@@ -196,6 +209,12 @@ class CameraProcessor:
 
     def _close(self, tracker_id: int) -> None:
         ot = self._open.pop(tracker_id)
+        if self.drop_scenery:
+            ot.drop, ot.cuts = ot.scenery.finish()
+        if ot.cuts:  # the samples and crops of a person's track come from the person only
+            ot.sampler.samples = [x for x in ot.sampler.samples if not any(c.covers(x.frame) for c in ot.cuts)]
+            if ot.crops is not None:
+                ot.crops.drop_frames(lambda f: any(c.covers(f) for c in ot.cuts))
         if ot.crops is not None:
             ot.crops.finish()  # JPEG-encoded now, outside the write transaction; the raw crops are freed
         self._closing.append(ot)
@@ -263,15 +282,14 @@ class CameraProcessor:
         buffered and the next flush writes it; False is returned and the error logged.
         """
         obs, closing = list(self._obs), list(self._closing)
-        clutter = [c for c in closing if c.motion.is_clutter()]
-        dropped = {id(c) for c in clutter}
+        dropped = {id(c) for c in closing if c.drop}
         self._embed([c for c in closing if id(c) not in dropped])
         created: dict[int, int] = {}  # local id -> new track id; applied only once the commit succeeded
         try:
             with timed_write("flush"), self.db.session() as s:  # latency and errors: app.ops.metrics
                 rows = []
                 for ot, r in obs:
-                    if id(ot) in dropped:
+                    if id(ot) in dropped or any(c.covers(r.frame) for c in ot.cuts):
                         continue
                     track_id = ot.db_id or created.get(ot.local_id)
                     if track_id is None:
@@ -281,8 +299,8 @@ class CameraProcessor:
                         created[ot.local_id] = track_id
                     rows.append(replace(r, track_id=track_id))
                 repo.add_observations(s, rows)
-                repo.delete_open_tracks(s, [c.db_id for c in clutter if c.db_id is not None])
-                closed = self._write_closed(s, [c for c in closing if id(c) not in dropped], created)
+                gone = apply_scenery(s, closing, created)
+                closed = self._write_closed(s, [c for c in closing if id(c) not in gone], created)
                 if frames_done is not None:
                     repo.set_source_progress(s, self.source_id, frames_done=frames_done, status=status)
         except SQLAlchemyError as exc:
@@ -297,10 +315,9 @@ class CameraProcessor:
         del self._closing[:len(closing)]
         self.stats.observations += len(rows)
         self.stats.tracks_closed += len(closed)
-        self.stats.clutter_dropped += len(clutter)
-        for c in clutter:
-            log.debug("source %d: track %d dropped as scenery (%d detections, %d confident, moved %.2f heights)",
-                      self.source_id, c.local_id, c.motion.n, c.motion.n_confident, c.motion.extent)
+        self.stats.clutter_dropped += len(dropped)
+        self.stats.scenery_cuts += sum(len(c.cuts) for c in closing if id(c) not in dropped)
+        log_scenery(self.source_id, closing)
         self.stats.embeddings += sum(len(c.embedded.frames) for c in closing if c.embedded and c.db_id)
         self.stats.closed_track_ids.extend(closed)
         return True

@@ -14,6 +14,7 @@ than ``MAX_HEIGHT`` is scaled down, and the keypoints are moved (and scaled) int
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -113,6 +114,11 @@ class CropReservoir:
             if old is None or c.rough > old.rough:
                 merged[b // 2] = c
         self._bins = merged
+
+    def drop_frames(self, drop: Callable[[int], bool]) -> None:
+        """Forget the candidates at frames where ``drop(frame)`` (scenery cut out of the track), before finish."""
+        if self._done is None:
+            self._bins = {b: c for b, c in self._bins.items() if not drop(c.frame)}
 
     def finish(self) -> list[TrackCrop]:
         """The track closed: ``cap`` candidates evenly spread over time, JPEG-encoded (track id 0: the writer

@@ -101,7 +101,7 @@ class LiveMonitor:
         link_interval_s: float = 20.0, close_after_s: float = 4.0, capture_options: dict | None = None,
         on_alert: Callable[[Alert], None] | None = None, on_health: Callable[[CameraHealth], None] | None = None,
         on_frame: Callable[[str, CapturedFrame, object], None] | None = None,
-        reid_interval_s: float = 3.0, training_crops: int = 16,
+        reid_interval_s: float = 3.0, training_crops: int = 16, drop_scenery: bool = True,
     ) -> None:
         names = [c.name for c in cameras]
         if len(set(names)) != len(names):
@@ -115,6 +115,7 @@ class LiveMonitor:
         self.flush_interval_s = flush_interval_s
         self.link_interval_s = link_interval_s
         self.close_after_s = close_after_s
+        self.drop_scenery = drop_scenery  # trackers.clutter: [tracker] scenery
         self.training_crops = training_crops  # per track: no video is kept ([ingest] training_crops, keep_crops)
         self.shutdown_write_s = 60.0  # how long the last write may be retried against a busy store
         self.max_pending_links = 100_000
@@ -268,7 +269,8 @@ class LiveMonitor:
             return None
         proc = CameraProcessor(db=self.db, camera_id=self._camera_ids[f.camera], source_id=src.id,
                                tracker=self.tracker_factory(), encoder=self.encoder,
-                               close_after_s=self.close_after_s, training_crops=self.training_crops)
+                               close_after_s=self.close_after_s, training_crops=self.training_crops,
+                               drop_scenery=self.drop_scenery)
         self._procs[f.camera] = proc
         track_processor(f.camera, proc)  # --metrics-port (app.ops.metrics)
         log.info("camera %s: live session stored as source %d", f.camera, src.id)

@@ -145,6 +145,7 @@ class Runtime:
             encoder=models.encoder, start=request.start, fps=request.fps, force=request.force,
             progress=progress, settings=ingest_settings(cfg, models), max_frames=request.max_frames,
             samples_per_track=cfg.encoder.samples_per_track, close_after_s=cfg.tracker.close_after_s,
+            drop_scenery=cfg.tracker.scenery,
             training_crops=cfg.ingest.crops_per_track(live=False),
         )
         if result.status == "skipped":
@@ -193,6 +194,7 @@ class Runtime:
             tracker_factory=lambda: self.tracker(opts.tracker_fps, cfg), link=link,
             flush_interval_s=opts.flush_interval_s, link_interval_s=opts.link_interval_s,
             close_after_s=opts.close_after_s or cfg.tracker.close_after_s, capture_options=opts.capture_options(),
+            drop_scenery=cfg.tracker.scenery,
             on_alert=on_alert, on_health=on_health, on_frame=on_frame,
             training_crops=cfg.ingest.crops_per_track(live=True),
         )

@@ -142,6 +142,23 @@ def delete_source(s: Session, source_id: int) -> None:
 
 
 # ---------------------------------------------------------------- tracks and observations
+def cut_frames(s: Session, track_id: int, ranges: Sequence[tuple[int, int]]) -> bool:
+    """Remove a closing track's observations in the inclusive frame ``ranges`` (scenery it held before or after
+    a person, ``trackers.clutter``) and recompute its span from the observations left; False when none is left
+    (the caller removes the track)."""
+    for first, last in ranges:
+        s.execute(delete(m.Observation).where(m.Observation.track_id == int(track_id),
+                                              m.Observation.frame.between(int(first), int(last))))
+    lo, hi, t0, t1, n = s.execute(
+        select(func.min(m.Observation.frame), func.max(m.Observation.frame), func.min(m.Observation.t),
+               func.max(m.Observation.t), func.count()).where(m.Observation.track_id == int(track_id))).one()
+    tr = s.get(m.Track, int(track_id))
+    if tr is None or not n:
+        return False
+    tr.first_frame, tr.last_frame, tr.start_time, tr.end_time, tr.n_obs = int(lo), int(hi), t0, t1, int(n)
+    return True
+
+
 def delete_open_tracks(s: Session, track_ids: Sequence[int]) -> None:
     """Remove tracks that closed as scenery (``trackers.clutter``) with their observations: written while they
     were open, they have no embeddings, crops, stays or matches yet."""

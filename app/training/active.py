@@ -8,6 +8,7 @@ line (``[encoder] weights``) still wins: the user asked for it.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -123,3 +124,28 @@ def describe_active(db: Database) -> str:
         return "encoder: default (ImageNet backbone, not adapted to this site)"
     card = f", model card {active['card']}" if active.get("card") else ""
     return f"encoder: {active['path']} ({active.get('tag', '?')}{card})"
+
+
+def adapt_hint(db: Database) -> str | None:
+    """One line for the user when cameras share the store that the encoder never learnt (None: nothing to say).
+
+    Raw ImageNet features rarely link one person across two cameras (on the two-camera vtest store: no
+    cross-camera link before adaptation, most of them after), so after an ingest the user is told what to run."""
+    with db.session() as s:
+        cams = {c.id: c.name for c in repo.list_cameras(s)}
+    if len(cams) < 2:
+        return None
+    active = active_encoder(db)
+    if active is None:
+        return (f"tip: {len(cams)} cameras share this store and the encoder has not learnt this site: "
+                "`reidwatch adapt` (no labels needed) is what links people across cameras")
+    try:
+        learnt = set(json.loads(Path(active.get("card") or "").read_text()).get("cameras") or [])
+    except (OSError, ValueError, AttributeError):
+        return None  # a checkpoint trained elsewhere, or a card on another node: nothing known to say
+    new = sorted(name for cid, name in cams.items() if cid not in learnt)
+    if not new:
+        return None
+    many = len(new) > 1
+    return (f"tip: camera{'s' if many else ''} {', '.join(new)} joined after the encoder was adapted; "
+            f"run `reidwatch adapt` again to learn {'them' if many else 'it'}")

@@ -1,8 +1,10 @@
-"""Scenery is not a person: a still, unsure track (a post the detector half-believes) leaves the store.
+"""Scenery is not a person: a still, unsure track (a post the detector half-believes) leaves the store, and a
+post's stretch is cut out of the track of a person who took it over.
 
-Pure rule first (``trackers.clutter``), then the real path: real ByteTrack, real encoder, a real SQLite file.
+Pure rules first (``trackers.clutter``), then the real path: real ByteTrack, real encoder, a real SQLite file.
 A walking person and a still post at detector score ~0.2 go through ``CameraProcessor``; the post's rows, some
-already written by an earlier flush, are gone after it closes, and the person's track is whole.
+already written by an earlier flush, are gone after it closes, and the person's track is whole. Then a person
+walks out from where the post stood and ByteTrack hands them the post's track: only the person's frames stay.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pytest
 
 from app.ingest.pipeline import CameraProcessor
 from app.store import open_database, repo
-from trackers.clutter import CONFIDENT, MAX_EXTENT, MotionStats
+from trackers.clutter import CONFIDENT, MAX_EXTENT, Cut, MotionStats, SceneryWatch
 from trackers.registry import make_tracker
 from trackers.types import Detections
 
@@ -46,6 +48,38 @@ def test_the_rule_needs_both_still_and_unsure() -> None:
     assert not MotionStats().is_clutter()
 
 
+def watch(boxes: list[tuple[float, float, float, float]], scores: list[float], fps: float = 7.0) -> SceneryWatch:
+    w = SceneryWatch()
+    for i, (b, sc) in enumerate(zip(boxes, scores, strict=True)):
+        w.add(i, i / fps, np.array(b), sc)
+    return w
+
+
+def test_still_unsure_stretches_are_cut_out_of_a_persons_track() -> None:
+    post = [(100.0, 50.0, 112.0, 93.0)] * 40  # 40 frames: 5.7 s at 7 frames/s
+    walk = [(100.0 + 5 * i, 50.0, 112.0 + 5 * i, 93.0) for i in range(1, 21)]
+    # a post's track that a passer-by took over: the post's stretch is cut, the person stays
+    assert watch(post + walk, [0.2] * 40 + [0.9] * 20).finish() == (False, [Cut(0, 39, 40)])
+    # and the other way round: a person whose track ends on a post
+    assert watch(walk + post, [0.9] * 20 + [0.2] * 40).finish() == (False, [Cut(20, 59, 40)])
+    # someone who stood still, and the detector was sure of them: nothing is cut
+    assert watch(post + walk, [0.9] * 60).finish() == (False, [])
+    # a short unsure pause (1 s) inside a walk is not scenery
+    assert watch(walk + post[:7] + walk, [0.9] * 20 + [0.2] * 7 + [0.9] * 20).finish() == (False, [])
+    # the whole track is the post: dropped; but a post seen for 1 s is too little to judge
+    assert watch(post, [0.2] * 40).finish() == (True, [])
+    assert watch(post[:7], [0.2] * 7).finish() == (False, [])
+
+
+def test_the_setting_is_checked() -> None:
+    from app.config import TrackerConfig
+    from app.errors import UserError
+
+    assert TrackerConfig().scenery is True
+    with pytest.raises(UserError, match="scenery"):
+        TrackerConfig(scenery="yes")  # type: ignore[arg-type]
+
+
 @pytest.fixture(scope="module")
 def encoder():
     from reid_core.weights import build_encoder
@@ -65,14 +99,15 @@ def frame_detections(i: int) -> Detections:
 
 
 @pytest.mark.slow
-def test_a_still_unsure_track_leaves_the_store(tmp_path, encoder) -> None:
+@pytest.mark.parametrize("drop_scenery", [True, False])
+def test_a_still_unsure_track_leaves_the_store(tmp_path, encoder, drop_scenery) -> None:
     db = open_database(tmp_path / "c.db")
     with db.session() as s:
         cam = repo.get_or_create_camera(s, "gate", kind="file")
         src = repo.create_source(s, camera_id=cam.id, uri="/v/gate.avi", content_hash=None, start_time=T0,
                                  fps=7.0, frame_count=40, width=320, height=240, settings={})
     proc = CameraProcessor(db=db, camera_id=cam.id, source_id=src.id, tracker=make_tracker("bytetrack"),
-                           encoder=encoder)
+                           encoder=encoder, drop_scenery=drop_scenery)
     for i in range(40):
         tracks = proc.process(i, FRAME, frame_detections(i), T0 + timedelta(seconds=i / 7))
         if i == 0:
@@ -85,6 +120,10 @@ def test_a_still_unsure_track_leaves_the_store(tmp_path, encoder) -> None:
     finally:
         con.close()
     assert proc.close_all(40, status="complete")
+    if not drop_scenery:  # [tracker] scenery = false: every track as the tracker made it
+        assert proc.stats.clutter_dropped == 0 and proc.stats.tracks_closed == 2
+        db.close()
+        return
     assert proc.stats.clutter_dropped == 1 and proc.stats.tracks_closed == 1
     con = sqlite3.connect(tmp_path / "c.db")
     try:
@@ -94,6 +133,51 @@ def test_a_still_unsure_track_leaves_the_store(tmp_path, encoder) -> None:
         assert len(xs) == 40 and xs[0] < xs[-1]  # no row of the post is left
         assert con.execute("SELECT COUNT(*) FROM embeddings WHERE track_id = ?", (tracks[0][0],)).fetchone()[0] > 0
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        con.close()
+    db.close()
+
+
+def taken_over(i: int) -> Detections:
+    """A post at x=250 (score ~0.2) for 30 frames; from frame 30 a person (0.9) walks out from where it stood."""
+    kps = np.zeros((1, 17, 3), np.float32)
+    if i < 30:
+        box, score = [250 + (i % 2), 60, 274 + (i % 2), 160], (0.3 if i == 0 else 0.18 + 0.04 * (i % 3))
+    else:
+        x = 250 - 5 * (i - 30)
+        box, score = [x, 60, x + 24, 160], 0.9
+    kps[0, :, 0], kps[0, :, 1], kps[0, :, 2] = box[0] + 12, np.linspace(70, 150, 17), 0.9
+    return Detections(np.array([box], np.float32), np.array([score], np.float32), kps)
+
+
+@pytest.mark.slow
+def test_a_post_taken_over_by_a_person_keeps_only_the_person(tmp_path, encoder) -> None:
+    db = open_database(tmp_path / "t.db")
+    with db.session() as s:
+        cam = repo.get_or_create_camera(s, "gate", kind="file")
+        src = repo.create_source(s, camera_id=cam.id, uri="/v/gate.avi", content_hash=None, start_time=T0,
+                                 fps=7.0, frame_count=60, width=320, height=240, settings={})
+    proc = CameraProcessor(db=db, camera_id=cam.id, source_id=src.id, tracker=make_tracker("bytetrack"),
+                           encoder=encoder)
+    ids = set()
+    for i in range(60):
+        tracks = proc.process(i, FRAME, taken_over(i), T0 + timedelta(seconds=i / 7))
+        ids.update(int(t) for t in tracks.ids)
+        if i == 20:
+            assert proc.flush()  # the post's rows are in the store while the track is open
+    assert ids == {1}  # ByteTrack handed the post's track on to the person
+    assert proc.close_all(60, status="complete")
+    assert proc.stats.scenery_cuts == 1 and proc.stats.clutter_dropped == 0 and proc.stats.tracks_closed == 1
+    con = sqlite3.connect(tmp_path / "t.db")
+    try:
+        (tid, first, last, n), = con.execute("SELECT id, first_frame, last_frame, n_obs FROM tracks").fetchall()
+        frames = [r[0] for r in con.execute("SELECT frame FROM observations WHERE track_id = ? ORDER BY frame",
+                                            (tid,))]
+        assert frames == list(range(30, 60)) and (first, last, n) == (30, 59, 30)
+        span = con.execute("SELECT start_time, end_time FROM tracks").fetchone()
+        assert span == con.execute("SELECT MIN(t), MAX(t) FROM observations").fetchone()
+        sample_frames = [r[0] for r in con.execute("SELECT frame FROM embeddings WHERE track_id = ?", (tid,))]
+        assert sample_frames and min(sample_frames) >= 30  # the person's crops only
     finally:
         con.close()
     db.close()
