@@ -87,6 +87,17 @@ def encoder():
     return build_encoder(None, backbone="mobilenetv2", device="cpu", batch_size=16)
 
 
+def store_and_processor(path, encoder, **kw):  # type: ignore[no-untyped-def]
+    """A real SQLite store with one 320x240 file source, and a real ByteTrack ``CameraProcessor`` over it."""
+    db = open_database(path)
+    with db.session() as s:
+        cam = repo.get_or_create_camera(s, "gate", kind="file")
+        src = repo.create_source(s, camera_id=cam.id, uri="/v/gate.avi", content_hash=None, start_time=T0,
+                                 fps=7.0, frame_count=60, width=320, height=240, settings={})
+    return db, CameraProcessor(db=db, camera_id=cam.id, source_id=src.id, tracker=make_tracker("bytetrack"),
+                               encoder=encoder, **kw)
+
+
 def frame_detections(i: int) -> Detections:
     """A person walking right (score 0.9) and a post at x=250 (0.3 on its first frame, then ~0.2)."""
     kps = np.zeros((2, 17, 3), np.float32)
@@ -101,13 +112,7 @@ def frame_detections(i: int) -> Detections:
 @pytest.mark.slow
 @pytest.mark.parametrize("drop_scenery", [True, False])
 def test_a_still_unsure_track_leaves_the_store(tmp_path, encoder, drop_scenery) -> None:
-    db = open_database(tmp_path / "c.db")
-    with db.session() as s:
-        cam = repo.get_or_create_camera(s, "gate", kind="file")
-        src = repo.create_source(s, camera_id=cam.id, uri="/v/gate.avi", content_hash=None, start_time=T0,
-                                 fps=7.0, frame_count=40, width=320, height=240, settings={})
-    proc = CameraProcessor(db=db, camera_id=cam.id, source_id=src.id, tracker=make_tracker("bytetrack"),
-                           encoder=encoder, drop_scenery=drop_scenery)
+    db, proc = store_and_processor(tmp_path / "c.db", encoder, drop_scenery=drop_scenery)
     for i in range(40):
         tracks = proc.process(i, FRAME, frame_detections(i), T0 + timedelta(seconds=i / 7))
         if i == 0:
@@ -152,13 +157,7 @@ def taken_over(i: int) -> Detections:
 
 @pytest.mark.slow
 def test_a_post_taken_over_by_a_person_keeps_only_the_person(tmp_path, encoder) -> None:
-    db = open_database(tmp_path / "t.db")
-    with db.session() as s:
-        cam = repo.get_or_create_camera(s, "gate", kind="file")
-        src = repo.create_source(s, camera_id=cam.id, uri="/v/gate.avi", content_hash=None, start_time=T0,
-                                 fps=7.0, frame_count=60, width=320, height=240, settings={})
-    proc = CameraProcessor(db=db, camera_id=cam.id, source_id=src.id, tracker=make_tracker("bytetrack"),
-                           encoder=encoder)
+    db, proc = store_and_processor(tmp_path / "t.db", encoder)
     ids = set()
     for i in range(60):
         tracks = proc.process(i, FRAME, taken_over(i), T0 + timedelta(seconds=i / 7))
