@@ -24,7 +24,7 @@ from app.ingest.training_crops import CropReservoir, new_reservoir, write_track_
 from app.ops.metrics import timed_write
 from app.store import Database, repo
 from app.store.records import ObservationRecord
-from trackers.clutter import Cut, SceneryWatch
+from trackers.clutter import Cut, SceneryWatch, patch
 from trackers.types import Detections, Tracker, Tracks
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ class CameraProcessor:
             if not predicted:
                 since = None
                 if self.drop_scenery:
-                    ot.scenery.add(frame_index, t.timestamp(), box, float(tracks.scores[i]))
+                    ot.scenery.add(frame_index, t.timestamp(), box, float(tracks.scores[i]), patch(image, box))
                     since = ot.scenery.scenery_since()
                 if since is not None:  # standing on scenery: its crops would crowd out the person's
                     ot.sampler.samples = [x for x in ot.sampler.samples if x.frame < since]

@@ -17,7 +17,7 @@ import pytest
 
 from app.ingest.pipeline import CameraProcessor
 from app.store import open_database, repo
-from trackers.clutter import CONFIDENT, MAX_EXTENT, Cut, MotionStats, SceneryWatch
+from trackers.clutter import CONFIDENT, MAX_EXTENT, Cut, MotionStats, SceneryWatch, patch
 from trackers.registry import make_tracker
 from trackers.types import Detections
 
@@ -48,11 +48,34 @@ def test_the_rule_needs_both_still_and_unsure() -> None:
     assert not MotionStats().is_clutter()
 
 
-def watch(boxes: list[tuple[float, float, float, float]], scores: list[float], fps: float = 7.0) -> SceneryWatch:
+def watch(boxes: list[tuple[float, float, float, float]], scores: list[float], fps: float = 7.0,
+          looks: list[np.ndarray | None] | None = None) -> SceneryWatch:
     w = SceneryWatch()
     for i, (b, sc) in enumerate(zip(boxes, scores, strict=True)):
-        w.add(i, i / fps, np.array(b), sc)
+        w.add(i, i / fps, np.array(b), sc, None if looks is None else looks[i])
     return w
+
+
+def test_someone_standing_unsure_is_not_scenery_when_what_the_box_shows_changes() -> None:
+    rng = np.random.default_rng(0)
+    scene = rng.integers(0, 255, (120, 160, 3)).astype(np.uint8)
+    box = np.array([40.0, 20.0, 60.0, 100.0])
+    still = patch(scene, box)
+    assert still is not None and still.shape == (16, 8)
+    assert abs(float(still.mean())) < 1e-4 and float(np.abs(patch(scene, box) - still).max()) == 0.0
+    assert patch(scene, np.array([200.0, 200.0, 220.0, 240.0])) is None  # outside the frame: no pixels
+    boxes, unsure = [tuple(box)] * 40, [0.45] * 40
+    post = [still] * 40
+    person = []  # the same place, but a body that moves a little every frame
+    for _ in range(40):
+        frame = scene.copy()
+        frame[20:100, 40:60] = rng.integers(0, 255, (80, 20, 3))
+        person.append(patch(frame, box))
+    assert watch(boxes, unsure, looks=post).finish() == (True, [])
+    assert watch(boxes, unsure, looks=person).finish() == (False, [])
+    walk = [(100.0 + 5 * i, 20.0, 120.0 + 5 * i, 100.0) for i in range(1, 21)]
+    assert watch(boxes + walk, unsure + [0.9] * 20, looks=post + [None] * 20).finish() == (False, [Cut(0, 39, 40)])
+    assert watch(boxes + walk, unsure + [0.9] * 20, looks=person + [None] * 20).finish() == (False, [])
 
 
 def test_still_unsure_stretches_are_cut_out_of_a_persons_track() -> None:
