@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from app.config import Config
 from app.errors import UserError
 
 log = logging.getLogger(__name__)
+_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds app/, trackers/ and reid_core/
 
 
 def resolve_device(requested: str) -> str:
@@ -31,6 +33,17 @@ def describe_device(device: str) -> str:
     return "CPU" if device == "cpu" else device
 
 
+def _raised_here(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by reidwatch's own code, not inside torch or ultralytics."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return True
+    where = Path(tb.tb_frame.f_code.co_filename).resolve()
+    return any(where.is_relative_to(_ROOT / pkg) for pkg in ("app", "trackers", "reid_core"))
+
+
 def build_detector(cfg: Config, device: str) -> Any:
     """A new YOLO pose detector from ``cfg.detector`` on ``device``; missing weights are a UserError."""
     from trackers.detector import YoloPoseDetector
@@ -39,11 +52,13 @@ def build_detector(cfg: Config, device: str) -> Any:
         return YoloPoseDetector(weights=cfg.detector.weights, imgsz=cfg.detector.imgsz, conf=cfg.detector.conf,
                                 device=device, engine=cfg.detector.engine, precision=cfg.detector.precision,
                                 in_flight=cfg.detector.in_flight)
-    except (FileNotFoundError, ValueError) as exc:
-        raise UserError(str(exc)) from None
-    except Exception as exc:  # a damaged or foreign weights file: ultralytics and torch say it in a paragraph
+    except Exception as exc:
+        if isinstance(exc, (FileNotFoundError, ValueError)) and _raised_here(exc):
+            raise UserError(str(exc)) from None  # our own checks: missing weights, a bad setting
         if cfg.detector.weights is None:
             raise
+        # a damaged or foreign weights file: ultralytics and torch say it in a paragraph, or in a ValueError that
+        # names no file ("unsupported pickle protocol", a UnicodeDecodeError)
         from reid_core.backbones import load_failure
 
         raise UserError(f"cannot read pose weights {cfg.detector.weights}: {load_failure(exc)}") from None
