@@ -114,8 +114,7 @@ class LiveMonitor:
         self.link = link
         self.flush_interval_s = flush_interval_s
         self.link_interval_s = link_interval_s
-        self.close_after_s = close_after_s
-        self.drop_scenery = drop_scenery  # trackers.clutter: [tracker] scenery
+        self.close_after_s, self.drop_scenery = close_after_s, drop_scenery  # drop_scenery: [tracker] scenery
         self.training_crops = training_crops  # per track: no video is kept ([ingest] training_crops, keep_crops)
         self.shutdown_write_s = 60.0  # how long the last write may be retried against a busy store
         self.max_pending_links = 100_000
@@ -268,9 +267,8 @@ class LiveMonitor:
             log.warning("camera %s: cannot start a live session in the store yet (%s)", f.camera, _short(exc))
             return None
         proc = CameraProcessor(db=self.db, camera_id=self._camera_ids[f.camera], source_id=src.id,
-                               tracker=self.tracker_factory(), encoder=self.encoder,
-                               close_after_s=self.close_after_s, training_crops=self.training_crops,
-                               drop_scenery=self.drop_scenery)
+                               tracker=self.tracker_factory(), encoder=self.encoder, drop_scenery=self.drop_scenery,
+                               close_after_s=self.close_after_s, training_crops=self.training_crops)
         self._procs[f.camera] = proc
         track_processor(f.camera, proc)  # --metrics-port (app.ops.metrics)
         log.info("camera %s: live session stored as source %d", f.camera, src.id)
