@@ -23,6 +23,7 @@ from app.config import Config
 from app.errors import UserError
 from app.store import Database, open_database
 from ui import prepare_qt_environment  # noqa: F401 - re-exported; it ran on `import ui`
+from ui.collector import install as install_collector
 from ui.controllers import loaders
 from ui.controllers.main import MainController
 from ui.models.settings import UiSettings, read_settings
@@ -41,6 +42,7 @@ def create_application() -> QApplication:
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
+    install_collector()  # garbage cycles die on the GUI thread, never on a worker (a Qt object must not)
     return app
 
 

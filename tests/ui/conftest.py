@@ -8,7 +8,9 @@ so that a search ranks the same person first.
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -148,3 +150,11 @@ def ui_store(tmp_path: Path, ui_store_template: UiStore) -> UiStore:
             shutil.copyfile(src, str(path) + suffix)
     return UiStore(path, ui_store_template.sources, ui_store_template.tracks, ui_store_template.identities,
                    ui_store_template.matches, ui_store_template.boxes)
+
+
+@pytest.fixture(autouse=True)
+def _collect_on_the_gui_thread() -> Iterator[None]:
+    """The application collects garbage on the GUI thread only (ui.collector); between tests, so does pytest:
+    what a test left behind (its windows' Python-owned Qt objects) dies here, not in the next test's workers."""
+    yield
+    gc.collect()
