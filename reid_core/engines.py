@@ -23,6 +23,7 @@ import platform
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -152,9 +153,46 @@ def machine_key() -> str:
     return f"{platform.node()}|{platform.processor() or platform.machine()}|{usable_threads()}"
 
 
+MEASURE_METHOD = "interleaved-min"  # in the cache key: choices measured another way are measured again
+
+
 def choice_key(kind: str, weights_hash: str, engines: Sequence[str], shape: Sequence[int] | int | str) -> str:
     """The key of one ``auto`` measurement in the per-machine cache."""
-    return f"{machine_key()}|{kind}|{weights_hash[:16]}|{','.join(engines)}|{shape_tag(shape)}"
+    return f"{machine_key()}|{kind}|{weights_hash[:16]}|{','.join(engines)}|{shape_tag(shape)}|{MEASURE_METHOD}"
+
+
+def time_interleaved(runners: Mapping[str, Callable[[], object]], rounds: int = 5,
+                     clock: Callable[[], float] = time.perf_counter) -> tuple[dict[str, float], dict[str, Exception]]:
+    """Seconds per call of each runner, measured side by side: one warm-up call each, then ``rounds`` rounds in
+    which every runner runs once (the order rotating from round to round), keeping each runner's fastest call.
+
+    A machine shared with other work slows whatever runs while the other work does; measured one engine after
+    another, a burst of load lands on one engine only and can crown the slower one, for good (the choice is
+    cached). Interleaved, every engine meets the same load, and the fastest call is the one least disturbed.
+    Returns (timings, failures): a runner that raises is left out of the timings and its exception reported.
+    """
+    failures: dict[str, Exception] = {}
+    live: list[str] = []
+    for name, run in runners.items():
+        try:
+            run()
+        except Exception as exc:  # an engine that fails to run is simply not chosen
+            failures[name] = exc
+        else:
+            live.append(name)
+    best = {name: float("inf") for name in live}
+    for r in range(rounds):
+        for name in live[r % len(live):] + live[:r % len(live)] if live else []:
+            if name in failures:
+                continue
+            start = clock()
+            try:
+                runners[name]()
+            except Exception as exc:
+                failures[name] = exc
+                continue
+            best[name] = min(best[name], clock() - start)
+    return {n: t for n, t in best.items() if n not in failures}, failures
 
 
 def load_choice(key: str) -> dict[str, float] | None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from reid_core.engines import (
     fastest,
     load_choice,
     store_choice,
+    time_interleaved,
     usable_threads,
 )
 from reid_core.model import INPUT_HW, PGFA
@@ -188,13 +189,11 @@ def engine_encoder(model: PGFA, *, engine: str, device: str, **kwargs: Any) -> E
     source = "measured earlier on this machine"
     if timings is None or set(timings) != set(built):
         crops, kpts = _timing_batch()
-        timings = {}
-        for name, enc in built.items():
-            enc.encode(crops, kpts)
-            start = time.perf_counter()
-            for _ in range(3):
-                enc.encode(crops, kpts)
-            timings[name] = (time.perf_counter() - start) / 3
+        timings, failures = time_interleaved({name: partial(enc.encode, crops, kpts) for name, enc in built.items()})
+        for name, failure in failures.items():
+            logger.warning("encoder engine %s failed its measurement (%s); not using it", name, failure)
+        if not timings:
+            return Encoder(model, device=device, **kwargs)
         store_choice(key, timings)
         source = "measured now"
     choice = fastest(timings)

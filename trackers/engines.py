@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from reid_core.engines import (
     fastest,
     load_choice,
     store_choice,
+    time_interleaved,
     usable_threads,
 )
 
@@ -123,17 +123,6 @@ def pin_openvino_fp32(model: Any, folder: Path, *, hint: str | None = "f32") -> 
     return True
 
 
-def measure(call: Callable[[], object], repeats: int = 3) -> float:
-    """Median seconds of ``call()`` over ``repeats`` runs after one warm-up run."""
-    call()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
-
-
 def choose_engine(
     candidates: Sequence[str], weights_hash: str, shape: tuple[int, int], runners: dict[str, Callable[[], object]],
     kind: str = "detector",
@@ -149,12 +138,9 @@ def choose_engine(
     timings = load_choice(key)
     source = "measured earlier on this machine"
     if timings is None or set(timings) - set(candidates):
-        timings = {}
-        for engine in candidates:
-            try:
-                timings[engine] = measure(runners[engine])
-            except Exception as exc:  # an engine that fails to export or run is simply not chosen
-                log.warning("engine %s failed its measurement (%s); not using it", engine, exc)
+        timings, failures = time_interleaved({engine: runners[engine] for engine in candidates})
+        for engine, exc in failures.items():  # an engine that fails to export or run is simply not chosen
+            log.warning("engine %s failed its measurement (%s); not using it", engine, exc)
         if not timings:
             return "torch"
         store_choice(key, timings)
