@@ -118,7 +118,8 @@ def run_adapt(db: Database, cfg: Config, opts: AdaptOptions, *, device: str = "c
 
     def on_epoch(st: AdaptState) -> None:
         last[:] = [st]
-        torch.save({"heads": st.heads, "optimizer": st.optimizer, "epoch": st.epoch, "labels": st.labels,
+        torch.save({"heads": st.heads, "average": st.average, "averaged": st.averaged,
+                    "optimizer": st.optimizer, "epoch": st.epoch, "labels": st.labels,
                     "history": [asdict(h) for h in st.history], "tracks": sub.ids.tolist(), "seed": opts.seed,
                     "per_track": opts.per_track, "views": opts.views}, state_path)
 
@@ -131,9 +132,10 @@ def run_adapt(db: Database, cfg: Config, opts: AdaptOptions, *, device: str = "c
         if not last:
             raise
         interrupted, final = True, last[0]
-        model.part_heads.load_state_dict({k[len("part_heads."):]: v for k, v in final.heads.items()
+        kept = final.final_heads()
+        model.part_heads.load_state_dict({k[len("part_heads."):]: v for k, v in kept.items()
                                           if k.startswith("part_heads.")})
-        model.pose_head.load_state_dict({k[len("pose_head."):]: v for k, v in final.heads.items()
+        model.pose_head.load_state_dict({k[len("pose_head."):]: v for k, v in kept.items()
                                          if k.startswith("pose_head.")})
     model.feature_mode = "head"
     after = separation(clean_features(model, bank), check)
@@ -141,6 +143,7 @@ def run_adapt(db: Database, cfg: Config, opts: AdaptOptions, *, device: str = "c
                  time.perf_counter() - started, interrupted)
     ia, ib = np.nonzero(np.triu(trained, 1))
     card["held_out_pairs"] = int(np.triu(held, 1).sum())
+    card["averaged_epochs"] = final.averaged  # the heads are the mean over these last epochs (trainer.average_heads)
     card["crops_from"] = origin  # tracks whose crops came from their video / from the crops stored at ingest
     card["trained_pairs"] = [[int(sub.ids[a]), int(sub.ids[b])] for a, b in zip(ia, ib, strict=True)]
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -186,7 +189,7 @@ def _load_state(path: Path, track_ids: np.ndarray, opts: AdaptOptions) -> AdaptS
             or raw.get("per_track") != opts.per_track:
         raise UserError("--resume: the store or the options changed since the interrupted run; start afresh")
     return AdaptState(raw["heads"], raw["optimizer"], int(raw["epoch"]), np.asarray(raw["labels"]),
-                      [EpochReport(**h) for h in raw["history"]])
+                      [EpochReport(**h) for h in raw["history"]], raw.get("average"), int(raw.get("averaged", 0)))
 
 
 def _card(db: Database, base: str, sub, bank, history, before: dict, after: dict, opts: AdaptOptions,  # type: ignore[no-untyped-def]

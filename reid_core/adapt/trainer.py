@@ -58,10 +58,15 @@ class AdaptConfig:
     seed: int = 0
     time_budget_s: float | None = None  # stop after the epoch during which this is reached
     certain_only: bool = True  # memory negatives: only pseudo-identities known to differ (see trainer docstring)
+    # the heads returned are the average of those after every epoch past this share of the run (of the epochs,
+    # or of the time budget); 1.0 returns the last epoch's heads (see ``average_heads``)
+    average_from: float = 0.5
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_ids < 2 or self.per_id < 2:
             raise ValueError("need epochs >= 1, batch_ids >= 2 and per_id >= 2")
+        if not 0.0 <= self.average_from <= 1.0:
+            raise ValueError(f"average_from must be in [0, 1], got {self.average_from}")
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,33 @@ class AdaptState:
     epoch: int
     labels: np.ndarray
     history: list[EpochReport] = field(default_factory=list)
+    average: dict[str, torch.Tensor] | None = None  # running mean of the heads over the averaged epochs
+    averaged: int = 0  # epochs in ``average``
+
+    def final_heads(self) -> dict[str, torch.Tensor]:
+        """The heads to use: the average over the run's later epochs when there is one, else the last epoch's."""
+        return self.average if self.average is not None and self.averaged > 0 else self.heads
+
+
+def average_heads(average: dict[str, torch.Tensor] | None, averaged: int, heads: dict[str, torch.Tensor]
+                  ) -> dict[str, torch.Tensor]:
+    """``average`` (the mean of ``averaged`` head states) with ``heads`` added: the running mean of the floating
+    tensors (weights and BatchNorm statistics); integer buffers (BatchNorm's batch count) are the newest.
+
+    Averaging the weights a run passes through late in training (stochastic weight averaging, Izmailov et al.
+    2018) lands in a flatter, more central point of the basin than any one epoch: the pseudo-labels change
+    every few epochs, and the last epoch's heads carry the last refresh's noise. Only the small heads are
+    averaged; the trunk is frozen.
+    """
+    if average is None or averaged <= 0:
+        return {k: v.detach().clone() for k, v in heads.items()}
+    out = {}
+    for k, v in heads.items():
+        if torch.is_floating_point(v):
+            out[k] = average[k] + (v.detach() - average[k]) / (averaged + 1)
+        else:
+            out[k] = v.detach().clone()
+    return out
 
 
 def _groups(labels: np.ndarray, track_of_view: np.ndarray) -> dict[int, np.ndarray]:
@@ -155,10 +187,13 @@ def adapt(model: PGFA, bank: ViewBank, cannot: np.ndarray, groups: np.ndarray, c
     cannot_t = torch.from_numpy(np.asarray(cannot, bool))
     labels = compact(np.asarray(groups, np.int64))
     start_epoch, history = 0, []
+    average: dict[str, torch.Tensor] | None = None
+    averaged = 0
     if state is not None:
         heads.load_state_dict(state.heads)
         opt.load_state_dict(state.optimizer)
         labels, start_epoch, history = state.labels.copy(), state.epoch, list(state.history)
+        average, averaged = state.average, state.averaged
     steps = max(1, int(np.ceil(len(bank) / (cfg.batch_ids * cfg.per_id))))
     started = time.perf_counter()
     for epoch in range(start_epoch, cfg.epochs):
@@ -200,8 +235,10 @@ def adapt(model: PGFA, bank: ViewBank, cannot: np.ndarray, groups: np.ndarray, c
         log.info("adapt epoch %d/%d: loss %.4f (memory %.4f, cannot-link %.4f), %d pseudo-identities, %.1f s",
                  report.epoch, cfg.epochs, report.loss, report.memory_loss, report.margin_loss, report.clusters,
                  report.seconds)
-        state = AdaptState({k: v.detach().cpu().clone() for k, v in heads.state_dict().items()}, opt.state_dict(),
-                           epoch + 1, labels.copy(), list(history))
+        now = {k: v.detach().cpu().clone() for k, v in heads.state_dict().items()}
+        if _averaging(cfg, epoch + 1, time.perf_counter() - started):
+            average, averaged = average_heads(average, averaged, now), averaged + 1
+        state = AdaptState(now, opt.state_dict(), epoch + 1, labels.copy(), list(history), average, averaged)
         if on_epoch is not None:
             on_epoch(state)
         if cfg.time_budget_s is not None and time.perf_counter() - started >= cfg.time_budget_s:
@@ -211,5 +248,15 @@ def adapt(model: PGFA, bank: ViewBank, cannot: np.ndarray, groups: np.ndarray, c
         param.requires_grad_(False)
     if state is None:  # nothing left to do (resumed at the end)
         state = AdaptState({k: v.detach().cpu().clone() for k, v in heads.state_dict().items()}, opt.state_dict(),
-                           start_epoch, labels.copy(), history)
+                           start_epoch, labels.copy(), history, average, averaged)
+    heads.load_state_dict(state.final_heads())
     return state
+
+
+def _averaging(cfg: AdaptConfig, epochs_done: int, elapsed_s: float) -> bool:
+    """Whether the epoch just done is one the returned heads average over (``AdaptConfig.average_from``)."""
+    if cfg.average_from >= 1.0:
+        return False
+    if cfg.time_budget_s is not None:
+        return elapsed_s >= cfg.average_from * cfg.time_budget_s or epochs_done > cfg.average_from * cfg.epochs
+    return epochs_done > cfg.average_from * cfg.epochs

@@ -10,7 +10,7 @@ import torch
 from reid_core.adapt.augment import affine_scale_shift, camera_view, mirror, occlude
 from reid_core.adapt.features import _eq8, clean_features, head_features, visible_mean
 from reid_core.adapt.losses import cannot_link_margin, eq8_distance, normalise
-from reid_core.adapt.trainer import AdaptConfig, adapt, compact
+from reid_core.adapt.trainer import AdaptConfig, AdaptState, adapt, average_heads, compact
 from reid_core.adapt.views import CropSet, build_view_bank
 from reid_core.encoder import Encoder
 from reid_core.matching import pgfa_distance
@@ -103,6 +103,13 @@ def test_adaptation_learns_synthetic_people_across_cameras(tmp_path):
     state = adapt(model, bank, cannot, np.arange(2 * n_id), AdaptConfig(epochs=12, batch_ids=8, seed=0))
     after = _cross_camera_gap(clean_features(model, bank), tp, tc)
     assert state.epoch == 12 and len(state.history) == 12
+    # the heads returned are the mean over epochs 7-12 (AdaptConfig.average_from = 0.5), loaded into the model
+    assert state.averaged == 6 and state.average is not None
+    live = {f"part_heads.{k}": v for k, v in model.part_heads.state_dict().items()}
+    live.update({f"pose_head.{k}": v for k, v in model.pose_head.state_dict().items()})
+    assert all(torch.equal(live[k].cpu(), state.average[k]) for k in live)
+    assert any(not torch.equal(state.average[k], state.heads[k]) for k in state.heads
+               if torch.is_floating_point(state.heads[k]))  # not the last epoch's heads
     assert after > before + 0.05, (before, after)
     assert state.history[-1].loss < state.history[0].loss
 
@@ -118,3 +125,16 @@ def test_adaptation_learns_synthetic_people_across_cameras(tmp_path):
     assert emb.dims == (256, 3, 256)
     g, p = head_features(model.eval(), bank.global_raw[:6:2], bank.parts_raw[:6:2])
     assert np.allclose(emb.global_feat, g.detach().numpy(), atol=2e-2)
+
+
+def test_average_heads_is_the_running_mean_of_floating_tensors():
+    states = [{"w": torch.full((2, 2), float(i)), "bn.num_batches_tracked": torch.tensor(10 * i)} for i in (1, 2, 6)]
+    average, n = None, 0
+    for st in states:
+        average, n = average_heads(average, n, st), n + 1
+    assert average is not None and torch.allclose(average["w"], torch.full((2, 2), 3.0))
+    assert int(average["bn.num_batches_tracked"]) == 60  # an integer buffer: the newest
+    assert AdaptState(states[-1], {}, 3, np.zeros(1), [], average, n).final_heads() is average
+    assert AdaptState(states[-1], {}, 3, np.zeros(1)).final_heads() is states[-1]  # nothing averaged
+    with pytest.raises(ValueError, match="average_from"):
+        AdaptConfig(average_from=1.5)
