@@ -171,6 +171,8 @@ def time_interleaved(runners: Mapping[str, Callable[[], object]], rounds: int = 
     cached). Interleaved, every engine meets the same load, and the fastest call is the one least disturbed.
     Returns (timings, failures): a runner that raises is left out of the timings and its exception reported.
     """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
     failures: dict[str, Exception] = {}
     live: list[str] = []
     for name, run in runners.items():

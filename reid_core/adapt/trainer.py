@@ -236,7 +236,7 @@ def adapt(model: PGFA, bank: ViewBank, cannot: np.ndarray, groups: np.ndarray, c
                  report.epoch, cfg.epochs, report.loss, report.memory_loss, report.margin_loss, report.clusters,
                  report.seconds)
         now = {k: v.detach().cpu().clone() for k, v in heads.state_dict().items()}
-        if _averaging(cfg, epoch + 1, time.perf_counter() - started):
+        if averaging_epoch(cfg, epoch + 1, time.perf_counter() - started):
             average, averaged = average_heads(average, averaged, now), averaged + 1
         state = AdaptState(now, opt.state_dict(), epoch + 1, labels.copy(), list(history), average, averaged)
         if on_epoch is not None:
@@ -253,8 +253,10 @@ def adapt(model: PGFA, bank: ViewBank, cannot: np.ndarray, groups: np.ndarray, c
     return state
 
 
-def _averaging(cfg: AdaptConfig, epochs_done: int, elapsed_s: float) -> bool:
-    """Whether the epoch just done is one the returned heads average over (``AdaptConfig.average_from``)."""
+def averaging_epoch(cfg: AdaptConfig, epochs_done: int, elapsed_s: float) -> bool:
+    """Whether the epoch just done is one the returned heads average over (``AdaptConfig.average_from``): past
+    that share of the epochs, or, with a time budget, of the budget. A resumed run counts its budget afresh, so
+    its average may leave out some epochs of the first run's second half; it never takes in early epochs."""
     if cfg.average_from >= 1.0:
         return False
     if cfg.time_budget_s is not None:

@@ -10,7 +10,7 @@ import torch
 from reid_core.adapt.augment import affine_scale_shift, camera_view, mirror, occlude
 from reid_core.adapt.features import _eq8, clean_features, head_features, visible_mean
 from reid_core.adapt.losses import cannot_link_margin, eq8_distance, normalise
-from reid_core.adapt.trainer import AdaptConfig, AdaptState, adapt, average_heads, compact
+from reid_core.adapt.trainer import AdaptConfig, AdaptState, adapt, average_heads, averaging_epoch, compact
 from reid_core.adapt.views import CropSet, build_view_bank
 from reid_core.encoder import Encoder
 from reid_core.matching import pgfa_distance
@@ -138,3 +138,11 @@ def test_average_heads_is_the_running_mean_of_floating_tensors():
     assert AdaptState(states[-1], {}, 3, np.zeros(1)).final_heads() is states[-1]  # nothing averaged
     with pytest.raises(ValueError, match="average_from"):
         AdaptConfig(average_from=1.5)
+
+
+def test_averaging_starts_past_the_share_of_the_epochs_or_of_the_time_budget():
+    by_epochs = AdaptConfig(epochs=10)
+    assert [averaging_epoch(by_epochs, e, 0.0) for e in range(1, 11)] == [False] * 5 + [True] * 5
+    assert not any(averaging_epoch(AdaptConfig(epochs=10, average_from=1.0), e, 0.0) for e in range(1, 11))
+    timed = AdaptConfig(epochs=1000, time_budget_s=60.0)  # `--minutes 1`: epochs is only a ceiling
+    assert not averaging_epoch(timed, 40, 29.0) and averaging_epoch(timed, 41, 30.5)

@@ -154,7 +154,16 @@ def ui_store(tmp_path: Path, ui_store_template: UiStore) -> UiStore:
 
 @pytest.fixture(autouse=True)
 def _collect_on_the_gui_thread() -> Iterator[None]:
-    """The application collects garbage on the GUI thread only (ui.collector); between tests, so does pytest:
-    what a test left behind (its windows' Python-owned Qt objects) dies here, not in the next test's workers."""
+    """The application collects garbage on the GUI thread only (ui.collector); after each test its collector
+    stops: what the test left behind (its windows' Python-owned Qt objects) dies here, on the main thread, and
+    the tests after it run with Python's own collection until a window is built again."""
     yield
+    from PySide6.QtCore import QCoreApplication
+
+    from ui.collector import MainThreadCollector
+
+    app = QCoreApplication.instance()
+    collector = app.findChild(MainThreadCollector) if app is not None else None
+    if collector is not None:
+        collector.stop()
     gc.collect()

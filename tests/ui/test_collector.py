@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 
 from ui.app import create_application
-from ui.collector import MainThreadCollector
+from ui.collector import FULL_EVERY_S, MainThreadCollector
 
 
 class _Witness:
@@ -57,3 +58,23 @@ def test_collect_due_follows_pythons_thresholds(qtbot) -> None:
     junk = [[] for _ in range(gc.get_threshold()[0] + 10)]
     assert collector.collect_due() == 0
     del junk
+
+    def young_collections_past_threshold() -> None:
+        gc.collect()
+        for _ in range(gc.get_threshold()[1] + 1):  # each young collection counts one for generation 1
+            gc.collect(0)
+
+    young_collections_past_threshold()
+    assert collector.collect_due() == 1  # a full collection only after FULL_EVERY_S since the last one
+    young_collections_past_threshold()
+    assert collector.collect_due(now=time.monotonic() + FULL_EVERY_S + 1) == 2
+
+
+def test_the_collector_hands_collection_back_when_stopped(qtbot) -> None:
+    app = create_application()
+    first = app.findChild(MainThreadCollector)
+    assert isinstance(first, MainThreadCollector) and not gc.isenabled()
+    first.stop()
+    assert gc.isenabled() and app.findChild(MainThreadCollector) is None
+    second = create_application().findChild(MainThreadCollector)
+    assert isinstance(second, MainThreadCollector) and second is not first and not gc.isenabled()
