@@ -15,7 +15,10 @@ So the automatic size is chosen from the heights of the people actually found:
    the OpenVINO / ONNX Runtime engines).
 3. The size moves only when the wanted size differs from the current one by more than the hysteresis:
    up eagerly (:data:`HYSTERESIS_UP`: at a larger input more of the small people are found, which lowers the
-   median, so the first estimate is biased low), down reluctantly (:data:`HYSTERESIS_DOWN`).
+   median, so the first estimate is biased low), down reluctantly (:data:`HYSTERESIS_DOWN`), and only when
+   :data:`SUSTAIN` checks in a row (every :data:`EVERY` frames) want the same move. The median of a few people
+   swings by 10-15% as they come and go; without that, a whole vtest.avi run moved 6 times and a smaller copy
+   of it 13 times, each move a new engine compile and a jump in the boxes' scale for the tracker.
 4. When the wanted size exceeds :data:`MAX_IMGSZ` by more than :data:`TILE_MARGIN` (large frames with small
    people), the frame is cut into overlapping tiles (:func:`tile_grid`), each run at :data:`TILE_IMGSZ`, as in
    sliced inference. Just above the cap, one pass at :data:`MAX_IMGSZ` shows the people within 10% of the target
@@ -53,6 +56,7 @@ WINDOW = 50
 HYSTERESIS_UP = 0.05
 HYSTERESIS_DOWN = 0.12
 EVERY = 10
+SUSTAIN = 3  # checks in a row that must want the same move before the size changes
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,7 @@ class AdaptiveImgsz:
         self._frames = 0
         self._probe_step = 0
         self._plans: dict[tuple[int, int], SizePlan] = {}
+        self._pending: dict[tuple[int, int], tuple[int, int]] = {}  # shape -> (direction, checks in a row)
 
     def plan(self, frame_shape: Sequence[int]) -> SizePlan:
         """The plan for frames of ``frame_shape`` (H, W[, C]); chosen at the probe size first."""
@@ -198,8 +203,18 @@ class AdaptiveImgsz:
         if median is None:
             return
         new = plan_for(*hw, median)
-        if current is not None and not probing and not _differs(current, new):
-            return
+        if current is not None and not probing:
+            if not _differs(current, new) or (new.imgsz, new.tiles) == (current.imgsz, current.tiles):
+                self._pending.pop(hw, None)
+                return
+            reference = current.want if current.tiled else current.imgsz
+            direction = 1 if new.tiled > current.tiled or (new.tiled == current.tiled and new.want > reference) else -1
+            last, count = self._pending.get(hw, (0, 0))
+            count = count + 1 if last == direction else 1
+            if count < SUSTAIN:
+                self._pending[hw] = (direction, count)
+                return
+        self._pending.pop(hw, None)
         self._plans[hw] = new
         log.info("detector input: %s", new.reason)
 

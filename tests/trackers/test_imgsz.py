@@ -78,6 +78,37 @@ def test_probe_then_measure_then_hold(caplog: pytest.LogCaptureFixture) -> None:
     assert auto2.median_height() is None
 
 
+def test_a_swinging_median_does_not_move_the_size_only_a_lasting_change_does(caplog: pytest.LogCaptureFixture
+                                                                            ) -> None:
+    caplog.set_level(logging.INFO, logger="trackers.imgsz")
+    shape = (432, 576, 3)
+    auto = AdaptiveImgsz()
+    auto.observe(shape, np.zeros((0, 4)), np.zeros(0))
+
+    def people(height: float) -> np.ndarray:
+        return np.array([[10, 10, 30, 10 + height]] * 8, np.float32)
+
+    def run_check(height: float) -> int:
+        for _ in range(rule.EVERY):  # one check: EVERY frames of people this tall
+            auto.observe(shape, people(height), np.full(8, 0.8))
+        return auto.plan(shape).imgsz
+
+    for _ in range(rule.WINDOW // rule.EVERY):
+        run_check(60)
+    assert auto.plan(shape).imgsz == 1760
+    moves = sum("detector input" in r.getMessage() for r in caplog.records)
+    # people come and go: the window's median swings past the hysteresis both ways, one check at a time
+    for height in (50, 60, 68, 60, 50, 60, 68, 60):
+        auto._heights.clear()  # the whole window shows this height (the worst case for swinging)
+        assert run_check(height) == 1760
+    assert moves >= 1 and sum("detector input" in r.getMessage() for r in caplog.records) == moves
+    # a lasting change (people farther away) moves it after SUSTAIN checks that all want it
+    auto._heights.clear()
+    sizes = [run_check(52) for _ in range(rule.SUSTAIN)]
+    assert sizes[:-1] == [1760] * (rule.SUSTAIN - 1) and sizes[-1] == 1920
+    assert "median 52 px" in caplog.records[-1].getMessage()
+
+
 @pytest.mark.slow
 def test_auto_recall_at_four_scales_of_real_footage(vtest_path: Path, gt_dev_path: Path) -> None:
     """vtest at 0.5x, 0.75x, 1x and 2.5x: auto's recall within 0.03 of the best fixed input size (0.05 at
