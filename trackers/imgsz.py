@@ -204,11 +204,10 @@ class AdaptiveImgsz:
             return
         new = plan_for(*hw, median)
         if current is not None and not probing:
-            if not _differs(current, new) or (new.imgsz, new.tiles) == (current.imgsz, current.tiles):
+            direction = _move(current, new)
+            if direction == 0:
                 self._pending.pop(hw, None)
                 return
-            reference = current.want if current.tiled else current.imgsz
-            direction = 1 if new.tiled > current.tiled or (new.tiled == current.tiled and new.want > reference) else -1
             last, count = self._pending.get(hw, (0, 0))
             count = count + 1 if last == direction else 1
             if count < SUSTAIN:
@@ -219,10 +218,14 @@ class AdaptiveImgsz:
         log.info("detector input: %s", new.reason)
 
 
-def _differs(old: SizePlan, new: SizePlan) -> bool:
+def _move(old: SizePlan, new: SizePlan) -> int:
+    """Which way ``new`` moves the size from ``old``: +1 up (or into tiles), -1 down, 0 when it stays within the
+    hysteresis or asks for the plan already in use."""
+    if (new.imgsz, new.tiles) == (old.imgsz, old.tiles):
+        return 0
     if old.tiled != new.tiled:
-        return True
+        return 1 if new.tiled else -1
     reference = old.want if old.tiled else old.imgsz
     if new.want > reference:
-        return new.want > (1 + HYSTERESIS_UP) * reference
-    return new.want < (1 - HYSTERESIS_DOWN) * reference
+        return 1 if new.want > (1 + HYSTERESIS_UP) * reference else 0
+    return -1 if new.want < (1 - HYSTERESIS_DOWN) * reference else 0

@@ -165,5 +165,6 @@ def _collect_on_the_gui_thread() -> Iterator[None]:
     app = QCoreApplication.instance()
     collector = app.findChild(MainThreadCollector) if app is not None else None
     if collector is not None:
-        collector.stop()
-    gc.collect()
+        collector.stop()  # collects, on this (the main) thread
+    else:
+        gc.collect()
