@@ -14,6 +14,7 @@ Everything here is pure Python: the engines themselves are imported lazily by th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -24,7 +25,8 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import platformdirs
@@ -132,7 +134,8 @@ def cached_export(folder: Path, build: Callable[[Path], None], *, what: str) -> 
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
         try:
-            build(tmp)
+            with quiet_tracing():
+                build(tmp)
             files = _manifest_files(tmp)
             if not files:
                 raise ExportError(f"{what}: the export wrote no files")
@@ -146,6 +149,19 @@ def cached_export(folder: Path, build: Callable[[Path], None], *, what: str) -> 
             shutil.rmtree(tmp, ignore_errors=True)
         logger.info("%s: exported to %s", what, folder)
         return folder
+
+
+@contextlib.contextmanager
+def quiet_tracing() -> Iterator[None]:
+    """Hide what tracing a model for export tells its developer (torch's TracerWarning about Python branches on
+    shapes, the deprecation notice of ``torch.jit.trace``): a user sees a page of it once per export, and it is
+    about the exporter, not about their video. The export's own one log line stays; real errors still raise."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\..*deprecated", category=FutureWarning)
+        yield
 
 
 def machine_key() -> str:
