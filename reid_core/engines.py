@@ -154,13 +154,16 @@ def cached_export(folder: Path, build: Callable[[Path], None], *, what: str) -> 
 @contextlib.contextmanager
 def quiet_tracing() -> Iterator[None]:
     """Hide what tracing a model for export tells its developer (torch's TracerWarning about Python branches on
-    shapes, the deprecation notice of ``torch.jit.trace``): a user sees a page of it once per export, and it is
-    about the exporter, not about their video. The export's own one log line stays; real errors still raise."""
+    shapes, the notices that ``torch.jit.trace`` is deprecated or, on newer Pythons, unsupported): a user sees a
+    page of it once per export, and it is about the exporter, not about their video. The export's own one log line
+    stays; other warnings still show; errors still raise. The filters are Python's global ones for the export's
+    length (another thread's own ``catch_warnings`` at that moment could undo them or be undone)."""
     import torch
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        warnings.filterwarnings("ignore", message=r".*torch\.jit\..*deprecated", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.\w+.*(deprecated|not supported)",
+                                category=FutureWarning)
         yield
 
 

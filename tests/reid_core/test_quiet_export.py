@@ -21,6 +21,10 @@ def _trace() -> None:
     torch.jit.trace(Branchy(), torch.zeros(1, 3, 4, 4))
 
 
+def _from_tracing(seen) -> list:  # type: ignore[no-untyped-def]
+    return [w for w in seen if issubclass(w.category, torch.jit.TracerWarning) or "torch.jit." in str(w.message)]
+
+
 def test_tracing_warns_without_the_guard_and_not_inside_it():
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
@@ -28,10 +32,13 @@ def test_tracing_warns_without_the_guard_and_not_inside_it():
     assert any(issubclass(w.category, torch.jit.TracerWarning) for w in seen)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
+        before = list(warnings.filters)
         with quiet_tracing():
             _trace()
             warnings.warn("a real problem", UserWarning, stacklevel=1)  # anything else still shows
-    assert [str(w.message) for w in seen] == ["a real problem"]
+        assert warnings.filters == before  # the guard leaves Python's filters as they were
+    assert not _from_tracing(seen)
+    assert [str(w.message) for w in seen if w.category is UserWarning] == ["a real problem"]
 
 
 def test_a_cached_export_builds_quietly_and_still_raises(tmp_path):
@@ -41,12 +48,20 @@ def test_a_cached_export_builds_quietly_and_still_raises(tmp_path):
 
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
+        before = list(warnings.filters)
         out = cached_export(tmp_path / "export", build, what="test model")
+        assert warnings.filters == before
     assert (out / "model.bin").read_bytes() == b"weights"
-    assert not [w for w in seen if issubclass(w.category, torch.jit.TracerWarning)]
+    assert not _from_tracing(seen)
 
     def broken(folder):
+        _trace()
         raise RuntimeError("exporter failed")
 
-    with pytest.raises(RuntimeError, match="exporter failed"):
-        cached_export(tmp_path / "other", broken, what="broken model")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        before = list(warnings.filters)
+        with pytest.raises(RuntimeError, match="exporter failed"):
+            cached_export(tmp_path / "other", broken, what="broken model")
+        assert warnings.filters == before  # a failed export leaves the filters as they were too
+    assert not _from_tracing(seen)
