@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from trackers.appearance import ColourCue, shift_costs
 from trackers.types import Detections, Tracks
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,9 @@ class ByteTrackConfig:
     track_buffer: frames a lost track is kept for re-association;
     match_thresh: largest association cost (1 - IoU, score-fused) accepted in the first association;
     fuse_score: multiply IoU similarity by the detection score;
-    output_boxes: ``"detection"`` reports the matched detection's box, ``"kalman"`` the filtered state.
+    output_boxes: ``"detection"`` reports the matched detection's box, ``"kalman"`` the filtered state;
+    colour_cue: add a colour penalty to the association cost, so tracks keep their people where people cross
+    (``trackers.appearance``); off = ultralytics' ByteTrack unchanged.
     """
 
     track_high_thresh: float = 0.25
@@ -40,6 +43,7 @@ class ByteTrackConfig:
     match_thresh: float = 0.8
     fuse_score: bool = True
     output_boxes: Literal["detection", "kalman"] = "detection"
+    colour_cue: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.track_low_thresh <= self.track_high_thresh <= 1.0:
@@ -87,21 +91,39 @@ class ByteTrackTracker:
         self.config = config or ByteTrackConfig()
         values = asdict(self.config)
         values.pop("output_boxes")
-        self._tracker = BYTETracker(ultralytics_namespace("bytetrack", values))
+        values.pop("colour_cue")
+        self._cue = ColourCue() if self.config.colour_cue else None
+        args = ultralytics_namespace("bytetrack", values)
+        self._tracker: Any
+        if self._cue is None:
+            self._tracker = BYTETracker(args)
+        else:
+            self._tracker = _colour_tracker_class()(args)
+            self._tracker.cue = self._cue
         self._next_id = 1
 
     def reset(self) -> None:
         """Forget every track and restart ids at 1."""
         self._tracker.reset()
         self._next_id = 1
+        if self._cue is not None:
+            self._cue.reset()
 
     def update(self, detections: Detections, frame: np.ndarray, features: np.ndarray | None = None) -> Tracks:
         """Associate this frame's ``detections``; returns the confirmed tracks matched in this frame.
 
-        ``frame`` and ``features`` are not used by ByteTrack (IoU and motion only).
+        ``frame`` (BGR) gives the colour cue its looks when it is on; ``features`` are not used (ByteTrack
+        associates by boxes, motion and, with the cue, clothes' colour).
         """
+        if self._cue is not None:
+            self._cue.see(frame, detections.boxes, detections.keypoints)
         self._tracker.update(_UltralyticsDets(detections.boxes, detections.scores), frame)
-        return self._collect(detections)
+        tracks = self._collect(detections)
+        if self._cue is not None:
+            alive = {int(getattr(t, _ID_ATTR)) for t in (*self._tracker.tracked_stracks, *self._tracker.lost_stracks)
+                     if getattr(t, _ID_ATTR, None) is not None}
+            self._cue.learn(tracks.ids, tracks.det_index, alive)
+        return tracks
 
     def _collect(self, detections: Detections) -> Tracks:
         frame_id = self._tracker.frame_id
@@ -130,3 +152,30 @@ class ByteTrackTracker:
             self._next_id += 1
             setattr(track, _ID_ATTR, own)
         return int(own)
+
+
+_COLOUR_TRACKER: type | None = None
+
+
+def _colour_tracker_class() -> type:
+    """ultralytics' ``BYTETracker`` whose association cost weighs the ``cue`` attribute's colour (made once, on
+    first use: importing this module loads no ultralytics)."""
+    global _COLOUR_TRACKER
+    if _COLOUR_TRACKER is None:
+        from ultralytics.trackers.byte_tracker import BYTETracker
+
+        class ColourByteTracker(BYTETracker):
+            cue: ColourCue | None = None
+
+            def get_dists(self, tracks: list[Any], detections: list[Any]) -> np.ndarray:
+                dists = super().get_dists(tracks, detections)
+                if self.cue is None or dists.size == 0:
+                    return dists
+                cue = self.cue
+                # only tracks with our id have a colour: unconfirmed ones (matched at ultralytics' own 0.7) get none
+                share = np.array([[cue.penalty(getattr(t, _ID_ATTR, None), int(getattr(d, "idx", -1)))
+                                   for d in detections] for t in tracks], np.float64).reshape(dists.shape)
+                return shift_costs(dists, share, float(self.args.match_thresh) - 1e-6)
+
+        _COLOUR_TRACKER = ColourByteTracker
+    return _COLOUR_TRACKER

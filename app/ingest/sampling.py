@@ -10,23 +10,16 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from trackers.appearance import cover_matrix
+
 KEYPOINT_CONF = 0.3
 
 
 def overlap_with_others(boxes: np.ndarray) -> np.ndarray:
     """(N, 4) xyxy -> (N,) the largest fraction of each box's area covered by another box."""
-    n = len(boxes)
-    if n < 2:
-        return np.zeros(n, np.float32)
-    x1 = np.maximum(boxes[:, None, 0], boxes[None, :, 0])
-    y1 = np.maximum(boxes[:, None, 1], boxes[None, :, 1])
-    x2 = np.minimum(boxes[:, None, 2], boxes[None, :, 2])
-    y2 = np.minimum(boxes[:, None, 3], boxes[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = np.clip((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-6, None)
-    cover = inter / area[:, None]
-    np.fill_diagonal(cover, 0.0)
-    return cover.max(axis=1).astype(np.float32)
+    if len(boxes) < 2:
+        return np.zeros(len(boxes), np.float32)
+    return cover_matrix(boxes).max(axis=1).astype(np.float32)
 
 
 def sharpness(crop_bgr: np.ndarray) -> float:
