@@ -193,18 +193,23 @@ class ColourCue:
         """The colour of a track with enough looks, or None."""
         return self._described.get(track_id)
 
-    def penalty(self, track_id: int | None, det_index: int) -> float:
-        """The share (0 to ``weight``) of the way to the acceptance limit that the colour moves the cost of giving
-        detection ``det_index`` of this frame to the track."""
-        cfg = self.config
+    def distance(self, track_id: int | None, det_index: int) -> float:
+        """Colour distance of detection ``det_index`` of this frame from the track's model; NaN when either is
+        not known (a young track, a hidden detection, no shared stripe)."""
         model = None if track_id is None else self._described.get(track_id)
         look = self.looks[det_index] if 0 <= det_index < len(self.looks) else None
-        if model is None or look is None:
-            return 0.0
-        d = look_distance(model, look)
-        if d is None:
-            return 0.0
-        return cfg.weight * float(np.clip((d - cfg.tolerance) / cfg.span, 0.0, 1.0))
+        d = None if model is None or look is None else look_distance(model, look)
+        return float("nan") if d is None else d
+
+    def share(self, distances: np.ndarray) -> np.ndarray:
+        """The share (0 to ``weight``) of the way to the acceptance limit that each distance moves a cost."""
+        cfg = self.config
+        d = np.nan_to_num(np.asarray(distances, np.float64), nan=0.0)
+        return cfg.weight * np.clip((d - cfg.tolerance) / cfg.span, 0.0, 1.0)
+
+    def penalty(self, track_id: int | None, det_index: int) -> float:
+        """:meth:`share` of one track and detection."""
+        return float(self.share(np.array([self.distance(track_id, det_index)]))[0])
 
     def learn(self, track_ids: np.ndarray, det_index: np.ndarray, alive: set[int]) -> None:
         """After association: each track matched to a clear detection adds that look to its model; models of

@@ -173,9 +173,9 @@ def _colour_tracker_class() -> type:
                     return dists
                 cue = self.cue
                 # only tracks with our id have a colour: unconfirmed ones (matched at ultralytics' own 0.7) get none
-                share = np.array([[cue.penalty(getattr(t, _ID_ATTR, None), int(getattr(d, "idx", -1)))
-                                   for d in detections] for t in tracks], np.float64).reshape(dists.shape)
-                return shift_costs(dists, share, float(self.args.match_thresh) - 1e-6)
+                far = np.array([[cue.distance(getattr(t, _ID_ATTR, None), int(getattr(d, "idx", -1)))
+                                 for d in detections] for t in tracks], np.float64).reshape(dists.shape)
+                return shift_costs(dists, cue.share(far), float(self.args.match_thresh) - 1e-6)
 
         _COLOUR_TRACKER = ColourByteTracker
     return _COLOUR_TRACKER
