@@ -53,6 +53,8 @@ class ByteTrackConfig:
             )
         if self.track_buffer < 0:
             raise ValueError(f"track_buffer must be >= 0, got {self.track_buffer}")
+        if not isinstance(self.colour_cue, bool):
+            raise ValueError(f"colour_cue must be true or false, got {self.colour_cue!r}")
         if self.output_boxes not in ("detection", "kalman"):
             raise ValueError(f"output_boxes must be 'detection' or 'kalman', got {self.output_boxes!r}")
 

@@ -183,6 +183,8 @@ def test_colour_never_turns_away_the_only_match_the_boxes_accept() -> None:
 def test_the_cue_is_a_tracker_setting_and_bad_values_are_refused() -> None:
     assert make_tracker("bytetrack", colour_cue=False).config.colour_cue is False  # type: ignore[attr-defined]
     assert make_tracker("bytetrack").config.colour_cue is True  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="colour_cue must be true or false"):
+        make_tracker("bytetrack", colour_cue="yes")
     with pytest.raises(ValueError, match="span"):
         ColourCueConfig(span=0)
     with pytest.raises(ValueError, match="clear"):
