@@ -4,8 +4,8 @@ ByteTrack matches by box overlap alone. Where two people cross, the boxes that c
 either track about as well, and a track can leave with the other person for the rest of its life; where one
 person hides behind another, the hidden one's track can take the other's box. Clothes tell them apart: the
 cue gives every track a colour model, the median CIE Lab colour of its torso and of its legs (placed by the
-pose, as ``reid_core.colour`` places its stripes) over its last ``window`` looks taken while no other box
-covered it. The share
+pose, as ``reid_core.colour`` places its stripes) over its last ``window`` looks taken while other boxes covered
+less than ``clear`` of it. The share
 
     share = weight * clip((distance - tolerance) / span, 0, 1)
 
@@ -13,8 +13,8 @@ of a detection's colour distance from a track's model moves their association co
 ByteTrack's acceptance limit (``trackers.bytetrack``): it reorders a track's candidates, never turns one away.
 
 A detection covered by ``occluded`` or more by the boxes of people standing nearer the camera (their feet lower
-in the frame), or a track with fewer than ``min_looks`` looks, gets no penalty (its colour would be someone
-else's, or is not known yet); the person in front keeps their colour through a crossing. Distances are in OpenCV's 8-bit Lab units,
+in the frame), or a track with fewer than ``min_looks`` looks, has no distance and moves no cost (its colour
+would be someone else's, or is not known yet); the person in front keeps their colour through a crossing. Distances are in OpenCV's 8-bit Lab units,
 lightness at half weight (light changes across a scene more than a garment's hue), averaged over the stripes both
 looks show. Only ByteTrack's first association (confirmed and lost tracks against sure detections) weighs the
 colour; its second, IoU-only pass over unsure detections does not. numpy, and OpenCV for the Lab conversion.
@@ -162,7 +162,8 @@ def detection_looks(frame_bgr: np.ndarray, boxes: np.ndarray, keypoints: np.ndar
 
 
 class ColourCue:
-    """Per camera: the colour models of the tracks (by the caller's track ids) and the penalties they give."""
+    """Per camera: the colour models of the tracks (by the caller's track ids), this frame's detections' colours,
+    and their distances."""
 
     def __init__(self, config: ColourCueConfig | None = None) -> None:
         self.config = config or ColourCueConfig()
@@ -206,10 +207,6 @@ class ColourCue:
         cfg = self.config
         d = np.nan_to_num(np.asarray(distances, np.float64), nan=0.0)
         return cfg.weight * np.clip((d - cfg.tolerance) / cfg.span, 0.0, 1.0)
-
-    def penalty(self, track_id: int | None, det_index: int) -> float:
-        """:meth:`share` of one track and detection."""
-        return float(self.share(np.array([self.distance(track_id, det_index)]))[0])
 
     def learn(self, track_ids: np.ndarray, det_index: np.ndarray, alive: set[int]) -> None:
         """After association: each track matched to a clear detection adds that look to its model; models of

@@ -32,8 +32,8 @@ class ByteTrackConfig:
     match_thresh: largest association cost (1 - IoU, score-fused) accepted in the first association;
     fuse_score: multiply IoU similarity by the detection score;
     output_boxes: ``"detection"`` reports the matched detection's box, ``"kalman"`` the filtered state;
-    colour_cue: add a colour penalty to the association cost, so tracks keep their people where people cross
-    (``trackers.appearance``); off = ultralytics' ByteTrack unchanged.
+    colour_cue: let clothes' colour reorder the first association's candidates, so tracks keep their people where
+    people cross (``trackers.appearance``); off = ultralytics' ByteTrack unchanged.
     """
 
     track_high_thresh: float = 0.25

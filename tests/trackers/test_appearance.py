@@ -77,7 +77,11 @@ def test_a_model_is_the_median_of_its_looks_so_one_odd_look_does_not_move_it() -
     assert len(looks) == 5
 
 
-def test_penalty_needs_a_known_track_and_a_detection_in_front() -> None:
+def _share(cue: ColourCue, track_id: int, det_index: int) -> float:
+    return float(cue.share(np.array(cue.distance(track_id, det_index))))
+
+
+def test_colour_needs_a_known_track_and_a_detection_in_front() -> None:
     cfg = ColourCueConfig(min_looks=2)
     cue = ColourCue(cfg)
     frame = np.full((300, 400, 3), 90, np.uint8)
@@ -89,17 +93,17 @@ def test_penalty_needs_a_known_track_and_a_detection_in_front() -> None:
     cue.see(frame, boxes, kps)
     assert cue.looks[0] is not None and cue.looks[2] is not None
     assert cue.looks[1] is None  # its colour would be the red coat in front of it
-    assert cue.penalty(7, 0) == 0.0  # track 7 has no model yet
+    assert _share(cue, 7, 0) == 0.0  # track 7 has no model yet
     for _ in range(2):
         cue.learn(np.array([7]), np.array([0]), alive={7})  # the lone red person: a clear look
     assert cue.model(7) is not None
-    assert cue.penalty(7, 2) == 0.0  # same clothes
-    assert cue.penalty(7, 1) == 0.0  # hidden: not judged
+    assert _share(cue, 7, 2) == 0.0  # same clothes
+    assert _share(cue, 7, 1) == 0.0  # hidden: not judged
     cue.learn(np.array([8]), np.array([2]), alive={7, 8})  # covered by another box: not learnt
     assert cue.model(8) is None
     _draw(frame, 100, 50, BLUE, GREY)  # someone else in the same place
     cue.see(frame, boxes, kps)
-    assert cue.penalty(7, 0) == pytest.approx(cfg.weight)
+    assert _share(cue, 7, 0) == pytest.approx(cfg.weight)
     cue.learn(np.array([], np.int64), np.array([], np.int64), alive=set())
     assert cue.model(7) is None  # a track the tracker let go is forgotten
 
