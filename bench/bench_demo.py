@@ -75,13 +75,14 @@ def run_demo(tree: Path, work: Path, video: Path, steps: tuple, timing: Timing, 
     out.mkdir(parents=True, exist_ok=True)
     db = out / "demo.db"
     for p in out.glob("demo.db*"):
-        p.unlink() if p.is_file() else None
+        if p.is_file():
+            p.unlink()
     env = dict(os.environ, PYTHONPATH=str(tree), REIDWATCH_CACHE_DIR=str(work / "cache"),
                REIDWATCH_CONFIG=str(work / "config.toml"), REIDWATCH_DB=str(db))
     (work / "config.toml").touch()
     for name, args in steps:
         cmd = [sys.executable, "-m", "app.cli", *(a.format(video=video, out=out) for a in args)]
-        if name in ("ingest",):
+        if name == "ingest":
             cmd.append("--no-progress")
         c0, t0 = _children_cpu(), time.perf_counter()
         done = subprocess.run(cmd, cwd=tree, env=env, stdout=log, stderr=log)
@@ -116,6 +117,8 @@ def table(label_a: str, a: Timing, label_b: str, b: Timing) -> str:
         pick = {"all rounds": lambda xs: xs, "round 1 (cold cache)": lambda xs: xs[:1],
                 "later rounds (warm)": lambda xs: xs[1:]}[r]
         ta, tb = total(a, pick), total(b, pick)
+        if ta != ta or tb != tb:  # no such rounds (NaN): one round has no "later rounds"
+            continue
         rows.append(f"| **common steps, {r}** | {ta:.1f} | {tb:.1f} | **{ta / tb:.2f}x** | |")
     return "\n".join(rows)
 
