@@ -123,7 +123,7 @@ def run_adapt(db: Database, cfg: Config, opts: AdaptOptions, *, device: str = "c
                     "history": [asdict(h) for h in st.history], "tracks": sub.ids.tolist(), "seed": opts.seed,
                     "per_track": opts.per_track, "views": opts.views}, state_path)
 
-    step_cb = (lambda i, n, loss: progress("training", i, n, f"loss {loss:.3f}")) if progress else None
+    step_cb = _step_reporter(progress, acfg) if progress is not None else None
     interrupted = False
     try:
         final = adapt(model, bank, trained, cons.groups, acfg, labeller=make_labeller(cons, held, camera=sub.camera),
@@ -174,6 +174,21 @@ def _view_bank(path: Path, model, base: str, crops: CropSet, track_ids: np.ndarr
                            on_progress=lambda d, t: progress("views", d, t, "") if progress else None)
     torch.save({"key": key, "bank": bank}, path)
     return bank
+
+
+def _step_reporter(progress: Progress, acfg: AdaptConfig) -> Callable[[int, int, int, float], None]:
+    """Training progress for the bar: steps over all epochs, or, with a time budget (``--minutes``), seconds of
+    it, so the bar's ETA holds across epochs."""
+    budget, t0 = acfg.time_budget_s, time.perf_counter()
+
+    def report(done: int, total: int, epoch: int, loss: float) -> None:
+        if budget is None:
+            progress("training", done, total, f"epoch {epoch}/{acfg.epochs}, loss {loss:.3f}")
+        else:
+            spent = min(int(budget), int(time.perf_counter() - t0))
+            progress("training", spent, int(budget), f"seconds of the budget; epoch {epoch}, loss {loss:.3f}")
+
+    return report
 
 
 def _train_config(opts: AdaptOptions) -> AdaptConfig:

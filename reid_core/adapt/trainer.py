@@ -168,12 +168,14 @@ def compact(labels: np.ndarray) -> np.ndarray:
 def adapt(model: PGFA, bank: ViewBank, cannot: np.ndarray, groups: np.ndarray, cfg: AdaptConfig, *,
           labeller: Labeller | None = None, state: AdaptState | None = None,
           on_epoch: Callable[[AdaptState], None] | None = None,
-          on_step: Callable[[int, int, float], None] | None = None,
+          on_step: Callable[[int, int, int, float], None] | None = None,
           device: torch.device | str = "cpu") -> AdaptState:
     """Train the model's heads in place; returns the final state (``state`` resumes a run).
 
     cannot (T, T) bool certain negatives between track rows; groups (T,) initial pseudo-identities.
-    ``on_step(step, steps, loss)`` reports progress inside an epoch.
+    ``on_step(done, total, epoch, loss)`` reports progress over the whole run: steps done and planned from the
+    first epoch of this call (so a progress bar's rate and ETA hold across epochs), the 1-based epoch and the
+    step's loss. A time budget may end the run before ``total``.
     """
     dev = torch.device(device)
     heads = nn.ModuleDict({"part_heads": model.part_heads, "pose_head": model.pose_head})
@@ -226,7 +228,8 @@ def adapt(model: PGFA, bank: ViewBank, cannot: np.ndarray, groups: np.ndarray, c
             update_memory(mem_g, mem_p, g.detach(), p.detach(), lab, cfg.momentum)
             totals += (loss.item(), mem_loss.item(), margin_loss.item())
             if on_step is not None:
-                on_step(step + 1, steps, loss.item())
+                on_step((epoch - start_epoch) * steps + step + 1, (cfg.epochs - start_epoch) * steps, epoch + 1,
+                        loss.item())
         heads.eval()
         avg = totals / steps
         report = EpochReport(epoch + 1, float(avg[0]), float(avg[1]), float(avg[2]), int(labels.max()) + 1,

@@ -100,9 +100,16 @@ def test_adaptation_learns_synthetic_people_across_cameras(tmp_path):
     model, _ = resolve_model(None, backbone="mobilenetv2")
     bank = build_view_bank(model, CropSet(list(ppl.images), ppl.keypoints, track), views=2, seed=0)
     before = _cross_camera_gap(clean_features(None, bank), tp, tc)
-    state = adapt(model, bank, cannot, np.arange(2 * n_id), AdaptConfig(epochs=12, batch_ids=8, seed=0))
+    steps: list[tuple[int, int, int]] = []
+    state = adapt(model, bank, cannot, np.arange(2 * n_id), AdaptConfig(epochs=12, batch_ids=8, seed=0),
+                  on_step=lambda done, total, epoch, loss: steps.append((done, total, epoch)))
     after = _cross_camera_gap(clean_features(model, bank), tp, tc)
     assert state.epoch == 12 and len(state.history) == 12
+    # progress runs over the whole run (a bar's ETA holds across epochs), not from 1 again each epoch
+    per_epoch = len(steps) // 12
+    assert per_epoch >= 1 and [d for d, _, _ in steps] == list(range(1, 12 * per_epoch + 1))
+    assert {t for _, t, _ in steps} == {12 * per_epoch}
+    assert [e for _, _, e in steps] == [e for e in range(1, 13) for _ in range(per_epoch)]
     # the heads returned are the mean over epochs 7-12 (AdaptConfig.average_from = 0.5), loaded into the model
     assert state.averaged == 6 and state.average is not None
     live = {f"part_heads.{k}": v for k, v in model.part_heads.state_dict().items()}
