@@ -6,6 +6,10 @@ Same video, frames and detector settings (YOLO11n-pose, same weights, same imgsz
   detect-1[E]       the same one frame at a time (``in_flight=1``; ``--single E``)
   ul-bytetrack[E]   ultralytics model.track(tracker="bytetrack.yaml"): on torch as users run it, and on the
                     OpenVINO export (a fair peer on the same engine)
+  ul-bytetrack[openvino:fp32]
+                    the same on the OpenVINO export recompiled at fp32, reidwatch's default precision
+                    (``--ul-fp32``; ultralytics as users run it gets OpenVINO's default, bf16 where the CPU has
+                    it); reidwatch at fp32 is compared with it in the "same engine" column when it ran
   ul-botsort[torch] ultralytics model.track(tracker="botsort.yaml") (``--botsort``)
   reidwatch[E]      app.ingest.job.ingest_video with detector and encoder on engine E: detection + tracking +
                     best-sample PGFA embeddings + SQLite writes
@@ -79,6 +83,18 @@ def split_label(label: str) -> tuple[str, str]:
     return engine, precision or "fp32"
 
 
+def same_engine_peer(method: str, med: dict[str, float]) -> float | None:
+    """ultralytics ByteTrack's median on the same engine as ``method`` (``name[label]``), at the same precision
+    where it ran at it: reidwatch and detection at fp32 against ultralytics recompiled at fp32 (``--ul-fp32``), the
+    others against ultralytics as users run it (OpenVINO's default precision). An ultralytics row is its own."""
+    if method.startswith("ul-"):
+        return med.get(method)
+    engine, precision = split_label(method[method.index("[") + 1:-1])
+    if precision == "fp32" and f"ul-bytetrack[{engine}:fp32]" in med:
+        return med[f"ul-bytetrack[{engine}:fp32]"]
+    return med.get(f"ul-bytetrack[{engine}]")
+
+
 def warm_int8(det: YoloPoseDetector, frames: list) -> None:
     """Run the clip until the int8 model is in use (calibrated and quantised on the clip's first frames)."""
     shape = letterbox_shape(frames[0].shape[:2], det.imgsz_for(frames[0].shape))
@@ -89,7 +105,30 @@ def warm_int8(det: YoloPoseDetector, frames: list) -> None:
     raise RuntimeError("the int8 detector did not become ready")
 
 
-def run_ultralytics(det: YoloPoseDetector, frames: list, tracker: str, engine: str = "torch") -> float:
+def ultralytics_ov_at_fp32(model, export: Path) -> None:  # type: ignore[no-untyped-def]
+    """Recompile the OpenVINO model inside an ultralytics ``YOLO`` (after its first predict) with fp32 inference,
+    as reidwatch's default detector runs: OpenVINO's CPU default is bf16 where the CPU has it. The same LATENCY
+    hint ultralytics uses; a later reshape (a new input shape) compiles at fp32 too. ``export``: the export's
+    folder (or .xml file)."""
+    from functools import partial
+
+    import openvino as ov
+
+    auto = model.predictor.model  # AutoBackend; it answers for its backend's attributes, so look inside first
+    backend = next((b for b in (*vars(auto).values(), auto) if "ov_compiled_model" in getattr(b, "__dict__", {})),
+                   None)
+    if backend is None:
+        raise RuntimeError("no OpenVINO model inside this ultralytics model")
+    xml = export if export.suffix == ".xml" else next(export.glob("*.xml"))
+    core = ov.Core()
+    backend.compile_model = partial(core.compile_model, device_name="CPU",
+                                    config={"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": ov.Type.f32})
+    backend.ov_compiled_model = backend.compile_model(core.read_model(xml))
+    assert backend.ov_compiled_model.get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32
+
+
+def run_ultralytics(det: YoloPoseDetector, frames: list, tracker: str, engine: str = "torch",
+                    fp32: bool = False) -> float:
     from ultralytics import YOLO
 
     size = det.imgsz_for(frames[0].shape)
@@ -99,10 +138,18 @@ def run_ultralytics(det: YoloPoseDetector, frames: list, tracker: str, engine: s
     else:  # the same cached export reidwatch runs
         shape = letterbox_shape(frames[0].shape[:2], size)
         det._exported_model(engine, shape)  # builds the export when it is not cached yet
-        model = YOLO(str(exported_model_path(export_dir("detector", det.weights_hash, engine, shape, 1), engine)),
-                     task="pose")
+        export = exported_model_path(export_dir("detector", det.weights_hash, engine, shape, 1), engine)
+        model = YOLO(str(export), task="pose")
         kwargs = {"imgsz": list(shape)}
-    model.predict(frames[0], verbose=False, **kwargs)  # warm-up, fuse
+    # warm-up with the timed call's own arguments: ultralytics builds a new predictor (and loads or compiles the
+    # model again) when the tracker differs from the last call's, so a predict() warm-up would leave that inside
+    # the timed loop; then the tracker forgets the warm-up frame
+    model.track(frames[0], persist=True, tracker=tracker, conf=det.conf, classes=[0], verbose=False, **kwargs)
+    if fp32:
+        ultralytics_ov_at_fp32(model, Path(export))
+        model.track(frames[0], persist=True, tracker=tracker, conf=det.conf, classes=[0], verbose=False, **kwargs)
+    for trk in model.predictor.trackers:
+        trk.reset()
     t = time.perf_counter()
     for f in frames:
         model.track(f, persist=True, tracker=tracker, conf=det.conf, classes=[0], verbose=False, **kwargs)
@@ -202,6 +249,9 @@ def main() -> int:
                          "(in_flight=1: no OpenVINO throughput streams)")
     ap.add_argument("--spans", default="", metavar="ENGINES",
                     help="comma-separated engines on which to time one ingest stage by stage (after the rounds)")
+    ap.add_argument("--ul-fp32", action="store_true",
+                    help="also run ultralytics ByteTrack on the OpenVINO export compiled at fp32 (reidwatch's default "
+                         "precision; ultralytics runs OpenVINO's default, bf16 where the CPU has it)")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
     if args.cores:
@@ -232,6 +282,9 @@ def main() -> int:
     ov = next((e for e in engines if split_label(e)[0] == "openvino"), None)
     if ov is not None:
         methods["ul-bytetrack[openvino]"] = lambda i: run_ultralytics(dets[ov], frames, "bytetrack.yaml", "openvino")
+        if args.ul_fp32:
+            methods["ul-bytetrack[openvino:fp32]"] = lambda i: run_ultralytics(dets[ov], frames, "bytetrack.yaml",
+                                                                               "openvino", fp32=True)
     if args.botsort:
         methods["ul-botsort[torch]"] = lambda i: run_ultralytics(base_det, frames, "botsort.yaml")
     for e in engines:
@@ -267,7 +320,7 @@ def main() -> int:
           "| x detect same engine | CPU s/frame |\n|---|---|---|---|---|---|---|")
     for k in names:
         label = k[k.index("[") + 1:-1]
-        same = med.get(f"ul-bytetrack[{split_label(label)[0]}]")
+        same = same_engine_peer(k, med)
         det = med.get(f"detect[{label}]")
         spread = f"{min(results[k]):.2f}-{max(results[k]):.2f}"
         print(f"| {k} | {med[k]:.2f} | {spread} | {med[k] / base:.2f} | "
