@@ -131,6 +131,8 @@ def run_ultralytics(det: YoloPoseDetector, frames: list, tracker: str, engine: s
                     fp32: bool = False) -> float:
     from ultralytics import YOLO
 
+    if fp32 and engine != "openvino":
+        raise ValueError("fp32 recompiles an OpenVINO export; torch runs fp32 already")
     size = det.imgsz_for(frames[0].shape)
     if engine == "torch":
         model = YOLO(str(det.weights), task="pose")

@@ -123,11 +123,13 @@ def run_adapt(db: Database, cfg: Config, opts: AdaptOptions, *, device: str = "c
                     "history": [asdict(h) for h in st.history], "tracks": sub.ids.tolist(), "seed": opts.seed,
                     "per_track": opts.per_track, "views": opts.views}, state_path)
 
-    step_cb = _step_reporter(progress, acfg) if progress is not None else None
+    step_cb = _StepReport(progress, acfg) if progress is not None else None
     interrupted = False
     try:
         final = adapt(model, bank, trained, cons.groups, acfg, labeller=make_labeller(cons, held, camera=sub.camera),
                       state=state, on_epoch=on_epoch, on_step=step_cb, device=device)
+        if step_cb is not None:
+            step_cb.finish(final.epoch)
     except KeyboardInterrupt:
         if not last:
             raise
@@ -176,19 +178,30 @@ def _view_bank(path: Path, model, base: str, crops: CropSet, track_ids: np.ndarr
     return bank
 
 
-def _step_reporter(progress: Progress, acfg: AdaptConfig) -> Callable[[int, int, int, float], None]:
+class _StepReport:
     """Training progress for the bar: steps over all epochs, or, with a time budget (``--minutes``), seconds of
-    it, so the bar's ETA holds across epochs."""
-    budget, t0 = acfg.time_budget_s, time.perf_counter()
+    it, so the bar's ETA holds across epochs. The trainer checks the budget only between epochs, so the seconds
+    stop one short of it until ``finish`` fills the bar."""
 
-    def report(done: int, total: int, epoch: int, loss: float) -> None:
+    def __init__(self, progress: Progress, acfg: AdaptConfig) -> None:
+        self.progress, self.acfg = progress, acfg
+        self.t0 = time.perf_counter()
+        self.total = 0
+
+    def __call__(self, done: int, total: int, epoch: int, loss: float) -> None:
+        budget = self.acfg.time_budget_s
         if budget is None:
-            progress("training", done, total, f"epoch {epoch}/{acfg.epochs}, loss {loss:.3f}")
+            self.total = total
+            self.progress("training", done, total, f"epoch {epoch}/{self.acfg.epochs}, loss {loss:.3f}")
         else:
-            spent = min(int(budget), int(time.perf_counter() - t0))
-            progress("training", spent, int(budget), f"seconds of the budget; epoch {epoch}, loss {loss:.3f}")
+            self.total = max(1, int(budget))
+            spent = min(self.total - 1, int(time.perf_counter() - self.t0))
+            self.progress("training", spent, self.total, f"seconds of the budget; epoch {epoch}, loss {loss:.3f}")
 
-    return report
+    def finish(self, epochs: int) -> None:
+        """The bar at its end once training stopped (the budget spent, or the epochs done before it)."""
+        if self.total:
+            self.progress("training", self.total, self.total, f"{epochs} epochs done")
 
 
 def _train_config(opts: AdaptOptions) -> AdaptConfig:

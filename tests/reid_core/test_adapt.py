@@ -101,8 +101,9 @@ def test_adaptation_learns_synthetic_people_across_cameras(tmp_path):
     bank = build_view_bank(model, CropSet(list(ppl.images), ppl.keypoints, track), views=2, seed=0)
     before = _cross_camera_gap(clean_features(None, bank), tp, tc)
     steps: list[tuple[int, int, int]] = []
+    states: list[AdaptState] = []
     state = adapt(model, bank, cannot, np.arange(2 * n_id), AdaptConfig(epochs=12, batch_ids=8, seed=0),
-                  on_step=lambda done, total, epoch, loss: steps.append((done, total, epoch)))
+                  on_step=lambda done, total, epoch, loss: steps.append((done, total, epoch)), on_epoch=states.append)
     after = _cross_camera_gap(clean_features(model, bank), tp, tc)
     assert state.epoch == 12 and len(state.history) == 12
     # progress runs over the whole run (a bar's ETA holds across epochs), not from 1 again each epoch
@@ -132,6 +133,12 @@ def test_adaptation_learns_synthetic_people_across_cameras(tmp_path):
     assert emb.dims == (256, 3, 256)
     g, p = head_features(model.eval(), bank.global_raw[:6:2], bank.parts_raw[:6:2])
     assert np.allclose(emb.global_feat, g.detach().numpy(), atol=2e-2)
+
+    # a run resumed after epoch 10 counts its own 2 epochs' steps from 1, with the absolute epoch numbers
+    resumed: list[tuple[int, int, int]] = []
+    adapt(model, bank, cannot, np.arange(2 * n_id), AdaptConfig(epochs=12, batch_ids=8, seed=0), state=states[9],
+          on_step=lambda done, total, epoch, loss: resumed.append((done, total, epoch)))
+    assert resumed == [(d, 2 * per_epoch, 11 + (d - 1) // per_epoch) for d in range(1, 2 * per_epoch + 1)]
 
 
 def test_average_heads_is_the_running_mean_of_floating_tensors():
