@@ -81,6 +81,10 @@ class TrackerConfig:
     # leave out tracks of scenery (a post, a bollard: still, mostly unsure detections for 2 s or more) and cut
     # such stretches out of people's tracks (trackers.clutter); false keeps every track as the tracker made it
     scenery: bool = True
+    # a track that the tracker finds again after this many seconds unseen is stored as a new track, and
+    # stitching (which sees both ends and every other fragment) decides whether it is the same person: a person
+    # lost in a crowd for that long is often found again on someone else. 0 or false: the tracker decides
+    refind_s: float = 1.5
     bytetrack: dict = field(default_factory=dict)
     deepsort: dict = field(default_factory=dict)
 
@@ -89,6 +93,16 @@ class TrackerConfig:
             raise UserError(f"[tracker] memory_s: expected seconds > 0, got {self.memory_s!r}")
         if not isinstance(self.scenery, bool):
             raise UserError(f"[tracker] scenery: expected true or false, got {self.scenery!r}")
+        if self.refind_s is False:
+            object.__setattr__(self, "refind_s", 0.0)
+        r = self.refind_s
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or r < 0:
+            raise UserError(f"[tracker] refind_s: expected seconds >= 0 (0 or false: off), got {r!r}")
+
+    @property
+    def refind_after_s(self) -> float | None:
+        """Seconds unseen after which a refound track is stored as a new one; None: never."""
+        return float(self.refind_s) if self.refind_s > 0 else None
 
     @property
     def close_after_s(self) -> float:

@@ -49,27 +49,38 @@ def patch(image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
     return (small - small.mean()) / (small.std() + 1e-3)
 
 
+MAX_LOOKS = 8
+
+
 @dataclass
 class Stillness:
-    """Whether what a box shows stays the same: each patch against the first (see :func:`patch`)."""
+    """Whether what a box shows stays the same: whether one look (see :func:`patch`) holds most of the patches.
 
-    ref: np.ndarray | None = None
+    Looks are kept online: each patch counts for the first kept look it matches, or starts a new one (at most
+    :data:`MAX_LOOKS`). A passer-by in front of a post on the post's first frames starts a look of its own and
+    does not make the post's own look count as a change; a person's patches keep changing and no look holds most.
+    """
+
+    looks: list[np.ndarray] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
     n: int = 0
-    n_same: int = 0
 
     def add(self, p: np.ndarray | None) -> None:
         """One detection's patch (None: no pixels, not counted)."""
         if p is None:
             return
-        if self.ref is None:
-            self.ref = p
-            return
         self.n += 1
-        self.n_same += int(float(np.abs(p - self.ref).mean()) < MAX_PIXEL_CHANGE)
+        for i, ref in enumerate(self.looks):
+            if float(np.abs(p - ref).mean()) < MAX_PIXEL_CHANGE:
+                self.counts[i] += 1
+                return
+        if len(self.looks) < MAX_LOOKS:
+            self.looks.append(p)
+            self.counts.append(1)
 
     def unchanged(self) -> bool:
-        """Most patches look like the first (True with nothing to compare: no evidence against scenery)."""
-        return 2 * self.n_same >= self.n
+        """One look holds at least half the patches (True with none: no evidence against scenery)."""
+        return self.n == 0 or 2 * max(self.counts) >= self.n
 
 
 @dataclass

@@ -51,6 +51,7 @@ def ingest_video(
     samples_per_track: int = 6, flush_every: int = 25, progress: ProgressFn | None = None,
     settings: dict | None = None, max_frames: int | None = None, close_after_s: float = 4.0,
     overlap: bool | None = None, training_crops: int = 0, drop_scenery: bool = True,
+    refind_after_s: float | None = None,
 ) -> IngestResult:
     """Ingest one file into the store. Ctrl-C (KeyboardInterrupt) commits what was processed, marks the
     source incomplete and re-raises; a second run resumes after the last stored frame. ``overlap`` runs
@@ -93,7 +94,8 @@ def ingest_video(
         close_unfinished_tracks(db, source.id, info, encoder, samples_per_track=samples_per_track)
     proc = CameraProcessor(db=db, camera_id=cam.id, source_id=source.id, tracker=tracker, encoder=encoder,
                            samples_per_track=samples_per_track, close_after_s=close_after_s,
-                           local_id_offset=offset, training_crops=training_crops, drop_scenery=drop_scenery)
+                           local_id_offset=offset, training_crops=training_crops, drop_scenery=drop_scenery,
+                           refind_after_s=refind_after_s)
     track_processor(camera, proc)  # --metrics-port: frames, detections, tracks of this camera
     total = info.frame_count or 0
     done = resume_from

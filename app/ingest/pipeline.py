@@ -84,6 +84,7 @@ class _OpenTrack:
     first_frame: int = 0
     first_t: datetime | None = None
     last_t: datetime | None = None
+    seen_t: datetime | None = None  # the last frame with a detection (last_t also counts the tracker's predictions)
     embedded: _Embedded | None = None  # computed once, before the transaction that writes the closed track
     crops: CropReservoir | None = None  # training crops, kept when the video is not (app.ingest.training_crops)
     scenery: SceneryWatch = field(default_factory=SceneryWatch)  # trackers.clutter: decided when the track closes
@@ -115,6 +116,7 @@ class ProcessorStats:
     tracker_resets: int = 0  # gaps in the frames (camera outage or stall) after which the tracker started afresh
     clutter_dropped: int = 0  # closed tracks of scenery (trackers.clutter), removed from the store
     scenery_cuts: int = 0  # still, unsure stretches cut out of the tracks of people
+    refinds_split: int = 0  # tracks found again after refind_after_s unseen, stored as new tracks
 
 
 class CameraProcessor:
@@ -131,10 +133,12 @@ class CameraProcessor:
         self, *, db: Database, camera_id: int, source_id: int, tracker: Tracker, encoder: EncoderLike,
         samples_per_track: int = 6, close_after_s: float = 4.0, local_id_offset: int = 0,
         embed_batch: int = 32, max_buffered_rows: int = 200_000, max_closing: int = 5_000,
-        training_crops: int = 0, drop_scenery: bool = True,
+        training_crops: int = 0, drop_scenery: bool = True, refind_after_s: float | None = None,
     ) -> None:
         if not close_after_s > 0:
             raise ValueError(f"close_after_s: expected > 0, got {close_after_s}")
+        if refind_after_s is not None and not refind_after_s > 0:
+            raise ValueError(f"refind_after_s: expected > 0 or None, got {refind_after_s}")
         self.db = db
         self.camera_id = camera_id
         self.source_id = source_id
@@ -148,6 +152,9 @@ class CameraProcessor:
         self.embed_batch = embed_batch
         self.training_crops = training_crops  # per track, for adaptation; 0 = none (the video is kept)
         self.drop_scenery = drop_scenery  # trackers.clutter: scenery tracks left out, stretches cut out
+        # a track the tracker finds again after this long unseen is stored as a new track: stitching, which sees
+        # both ends and every other candidate, decides whether it is the same person (None: the tracker decides)
+        self.refind_after_s = refind_after_s
         self.tag = model_tag(encoder)
         self.stats = ProcessorStats()
         self._ids = LocalIds(local_id_offset)
@@ -176,7 +183,12 @@ class CameraProcessor:
             tid = int(tracks.ids[i])
             box = tracks.boxes[i]
             kps = tracks.keypoints[i]
+            predicted = bool(tracks.det_index[i] < 0)
             ot = self._open.get(tid)
+            if ot is not None and not predicted and self._long_refind(ot, t):
+                self._close(tid)
+                self.stats.refinds_split += 1
+                ot = None
             if ot is None:
                 ot = _OpenTrack(self._ids.open(tid), None, frame_index,
                                 TrackSampler(k=self.samples_per_track, min_gap=3), tracker_id=tid,
@@ -184,7 +196,8 @@ class CameraProcessor:
                 self._open[tid] = ot
             ot.last_frame = frame_index
             ot.last_t = t
-            predicted = bool(tracks.det_index[i] < 0)
+            if not predicted:
+                ot.seen_t = t
             rec = ObservationRecord(0, frame_index, t, tuple(float(v) for v in box), float(tracks.scores[i]),
                                     kps, predicted)
             self._obs.append((ot, rec))
@@ -206,6 +219,12 @@ class CameraProcessor:
             self._close(tid)
         self._bound()
         return tracks
+
+    def _long_refind(self, ot: _OpenTrack, t: datetime) -> bool:
+        """The tracker gives ``ot`` a detection after more than ``refind_after_s`` without one."""
+        if self.refind_after_s is None or ot.seen_t is None:
+            return False
+        return (t - ot.seen_t).total_seconds() > self.refind_after_s
 
     def _close(self, tracker_id: int) -> None:
         ot = self._open.pop(tracker_id)

@@ -145,7 +145,7 @@ class Runtime:
             encoder=models.encoder, start=request.start, fps=request.fps, force=request.force,
             progress=progress, settings=ingest_settings(cfg, models), max_frames=request.max_frames,
             samples_per_track=cfg.encoder.samples_per_track, close_after_s=cfg.tracker.close_after_s,
-            drop_scenery=cfg.tracker.scenery,
+            drop_scenery=cfg.tracker.scenery, refind_after_s=cfg.tracker.refind_after_s,
             training_crops=cfg.ingest.crops_per_track(live=False),
         )
         if result.status == "skipped":

@@ -78,6 +78,35 @@ def test_someone_standing_unsure_is_not_scenery_when_what_the_box_shows_changes(
     assert watch(boxes + walk, unsure + [0.9] * 20, looks=person + [None] * 20).finish() == (False, [])
 
 
+def test_a_passer_by_on_a_posts_first_frames_does_not_make_it_a_person() -> None:
+    """The post's look holds most patches even when a passer-by covers its first ones (the look the test once
+    compared every patch with); a person's looks keep changing and none holds most."""
+    from trackers.clutter import MAX_LOOKS, Stillness
+
+    rng = np.random.default_rng(1)
+    scene = rng.integers(0, 255, (120, 160, 3)).astype(np.uint8)
+    box = np.array([40.0, 20.0, 60.0, 100.0])
+    passing = []
+    for _ in range(6):
+        frame = scene.copy()
+        frame[20:100, 40:60] = rng.integers(0, 255, (80, 20, 3))
+        passing.append(patch(frame, box))
+    still = patch(scene, box)
+    boxes, unsure = [tuple(box)] * 40, [0.45] * 40
+    assert watch(boxes, unsure, looks=passing + [still] * 34).finish() == (True, [])
+    assert watch(boxes, unsure, looks=passing * 6 + [still] * 4).finish() == (False, [])  # mostly the passer-by
+    looks = Stillness()
+    for p in passing * 3:  # each look seen again counts for itself
+        looks.add(p)
+    assert looks.counts == [3] * 6 and looks.n == 18 and not looks.unchanged()
+    for _ in range(MAX_LOOKS):  # more distinct looks than are kept: the later ones still count against stillness
+        frame = scene.copy()
+        frame[20:100, 40:60] = rng.integers(0, 255, (80, 20, 3))
+        looks.add(patch(frame, box))
+    assert len(looks.looks) == MAX_LOOKS and looks.n == 18 + MAX_LOOKS
+    assert Stillness().unchanged()
+
+
 def test_still_unsure_stretches_are_cut_out_of_a_persons_track() -> None:
     post = [(100.0, 50.0, 112.0, 93.0)] * 40  # 40 frames: 5.7 s at 7 frames/s
     walk = [(100.0 + 5 * i, 50.0, 112.0 + 5 * i, 93.0) for i in range(1, 21)]
