@@ -9,9 +9,10 @@ Every person's track there had a median score of at least 0.49 and moved at leas
 
 A track is clutter when all of these hold: most of its detections are below :data:`CONFIDENT`; its centre
 never left a box of :data:`MAX_EXTENT` body heights; it lasted :data:`MIN_CUT_S` seconds; and what its box shows
-did not change: a person standing still shifts, turns, gestures, scenery does not. The last test compares each
-box's content with the first one's, as an 8x16 grey patch normalised to zero mean and unit spread (:func:`patch`),
-by mean absolute difference; most differences must stay under :data:`MAX_PIXEL_CHANGE`. Measured medians: a post,
+did not change: a person standing still shifts, turns, gestures, scenery does not. The last test compares the
+boxes' contents, each an 8x16 grey patch normalised to zero mean and unit spread (:func:`patch`), by mean absolute
+difference: one look (patches within :data:`MAX_PIXEL_CHANGE` of it, :class:`Stillness`) must hold at least half
+of them. Measured medians of the difference to a track's first patch: a post,
 a sign and two bollards 0.11-0.19; four people standing or strolling at scores 0.39-0.76 (vtest at input 960)
 0.32-0.42, and walking people about 1. So a person who walks is kept, and so is one who stands and is unsure.
 
@@ -57,8 +58,9 @@ class Stillness:
     """Whether what a box shows stays the same: whether one look (see :func:`patch`) holds most of the patches.
 
     Looks are kept online: each patch counts for the first kept look it matches, or starts a new one (at most
-    :data:`MAX_LOOKS`). A passer-by in front of a post on the post's first frames starts a look of its own and
-    does not make the post's own look count as a change; a person's patches keep changing and no look holds most.
+    :data:`MAX_LOOKS`; when all are taken, a look seen only once gives its place to the new patch). A passer-by in
+    front of a post on the post's first frames starts looks of its own and does not make the post's own look count
+    as a change; a person whose patches keep changing has no look that holds most.
     """
 
     looks: list[np.ndarray] = field(default_factory=list)
@@ -77,6 +79,10 @@ class Stillness:
         if len(self.looks) < MAX_LOOKS:
             self.looks.append(p)
             self.counts.append(1)
+            return
+        once = [i for i, c in enumerate(self.counts) if c == 1]
+        if once:  # full: a look seen only once (a passer-by's) gives its place, so a later steady look is counted
+            self.looks[once[0]] = p
 
     def unchanged(self) -> bool:
         """One look holds at least half the patches (True with none: no evidence against scenery)."""

@@ -69,6 +69,9 @@ class TrackletSummary:
             object.__setattr__(self, "appearance", app / norm if norm > 0 else None)
 
 
+MAX_GAP_S = 30 / 7.0  # the default max_gap (30 frames at the 7 frames/s reference), in seconds
+
+
 @dataclass(frozen=True, kw_only=True)
 class StitchConfig:
     """Gates and weights for :func:`stitch_tracklets`.

@@ -221,10 +221,15 @@ class CameraProcessor:
         return tracks
 
     def _long_refind(self, ot: _OpenTrack, t: datetime) -> bool:
-        """The tracker gives ``ot`` a detection after more than ``refind_after_s`` without one."""
+        """The tracker gives ``ot`` a detection after more than ``refind_after_s`` without one, and within the
+        longest gap that stitching joins (``trackers.stitch.MAX_GAP_S``): a longer refind stays the tracker's,
+        since stitching could never join its parts again."""
         if self.refind_after_s is None or ot.seen_t is None:
             return False
-        return (t - ot.seen_t).total_seconds() > self.refind_after_s
+        from trackers.stitch import MAX_GAP_S
+
+        unseen = (t - ot.seen_t).total_seconds()
+        return self.refind_after_s < unseen <= MAX_GAP_S + 1e-6
 
     def _close(self, tracker_id: int) -> None:
         ot = self._open.pop(tracker_id)

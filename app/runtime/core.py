@@ -66,7 +66,7 @@ def ingest_settings(cfg: Config, models: Models) -> dict[str, object]:
     from app.ingest.pipeline import model_tag
 
     return {"tracker": cfg.tracker.name, "imgsz": str(cfg.detector.imgsz), "conf": cfg.detector.conf,
-            "device": models.device, "encoder": model_tag(models.encoder),
+            "device": models.device, "encoder": model_tag(models.encoder), "refind_s": cfg.tracker.refind_s,
             "detector_engine": str(getattr(cfg.detector, "engine", "torch")),
             "encoder_engine": str(getattr(cfg.encoder, "engine", "torch"))}
 
@@ -145,7 +145,9 @@ class Runtime:
             encoder=models.encoder, start=request.start, fps=request.fps, force=request.force,
             progress=progress, settings=ingest_settings(cfg, models), max_frames=request.max_frames,
             samples_per_track=cfg.encoder.samples_per_track, close_after_s=cfg.tracker.close_after_s,
-            drop_scenery=cfg.tracker.scenery, refind_after_s=cfg.tracker.refind_after_s,
+            drop_scenery=cfg.tracker.scenery,
+            # the parts of a long refind are left to stitching, which only runs when the ingest links
+            refind_after_s=cfg.tracker.refind_after_s if request.link else None,
             training_crops=cfg.ingest.crops_per_track(live=False),
         )
         if result.status == "skipped":

@@ -62,7 +62,8 @@ def run(path, encoder, missed: range, refind_after_s: float | None, frames: int 
         src = repo.create_source(s, camera_id=cam.id, uri="/v/gate.avi", content_hash=None, start_time=T0,
                                  fps=FPS, frame_count=frames, width=320, height=240, settings={})
     proc = CameraProcessor(db=db, camera_id=cam.id, source_id=src.id, tracker=make_tracker("bytetrack"),
-                           encoder=encoder, refind_after_s=refind_after_s)
+                           encoder=encoder, refind_after_s=refind_after_s,
+                           close_after_s=TrackerConfig().close_after_s)  # as ingest runs it: memory + 1 s
     seen: set[int] = set()
     for i in range(frames):
         dets = Detections.empty() if i in missed else walker(i)
@@ -113,4 +114,10 @@ def test_short_refinds_and_the_setting_off_keep_one_track(tmp_path, encoder) -> 
     db, _, _, proc = run(tmp_path / "off.db", encoder, range(20, 34), None)  # [tracker] refind_s = 0
     assert [r[1:] for r in stored(tmp_path / "off.db")] == [(0, 59, 46)]
     assert proc.stats.refinds_split == 0
+    db.close()
+    # found again after longer than stitching joins (30 frames at 7 frames/s): the tracker's refind stands,
+    # since stitching could never join two parts that far apart
+    db, _, seen, proc = run(tmp_path / "far.db", encoder, range(20, 50), 1.5, frames=70)  # 31 frames unseen
+    assert seen == {1} and proc.stats.refinds_split == 0
+    assert [r[1:] for r in stored(tmp_path / "far.db")] == [(0, 69, 40)]
     db.close()
