@@ -83,7 +83,7 @@ class TrackerConfig:
     scenery: bool = True
     # a track that the tracker finds again after this many seconds unseen is stored as a new track, and
     # stitching (which sees both ends and every other fragment) decides whether it is the same person: a person
-    # lost in a crowd for that long is often found again on someone else. 0 or false: the tracker decides
+    # lost in a crowd for that long can be found again on someone else. 0 or false: the tracker decides
     refind_s: float = 1.5
     bytetrack: dict = field(default_factory=dict)
     deepsort: dict = field(default_factory=dict)
@@ -96,7 +96,7 @@ class TrackerConfig:
         if self.refind_s is False:
             object.__setattr__(self, "refind_s", 0.0)
         r = self.refind_s
-        if isinstance(r, bool) or not isinstance(r, (int, float)) or r < 0:
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not r >= 0:  # not >= 0: also NaN
             raise UserError(f"[tracker] refind_s: expected seconds >= 0 (0 or false: off), got {r!r}")
 
     @property

@@ -30,7 +30,7 @@ def test_the_setting_is_checked() -> None:
     assert TrackerConfig(refind_s=0).refind_after_s is None
     assert TrackerConfig(refind_s=False).refind_after_s is None  # type: ignore[arg-type]
     assert TrackerConfig(refind_s=2).refind_after_s == 2.0
-    for bad in (-1, "soon", True):
+    for bad in (-1, "soon", True, float("nan")):
         with pytest.raises(UserError, match="refind_s"):
             TrackerConfig(refind_s=bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="refind_after_s"):
