@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.ingest.sampling import Sample, TrackSampler, crop_box, overlap_with_others, sample_quality, sharpness
 from app.ingest.scenery import apply_scenery, log_scenery
-from app.ingest.tracklife import LocalIds, expired, is_gap, keep_newest
+from app.ingest.tracklife import LocalIds, expired, is_gap, keep_newest, long_refind
 from app.ingest.training_crops import CropReservoir, new_reservoir, write_track_crops
 from app.ops.metrics import timed_write
 from app.store import Database, repo
@@ -152,9 +152,7 @@ class CameraProcessor:
         self.embed_batch = embed_batch
         self.training_crops = training_crops  # per track, for adaptation; 0 = none (the video is kept)
         self.drop_scenery = drop_scenery  # trackers.clutter: scenery tracks left out, stretches cut out
-        # a track the tracker finds again after this long unseen is stored as a new track: stitching, which sees
-        # both ends and every other candidate, decides whether it is the same person (None: the tracker decides)
-        self.refind_after_s = refind_after_s
+        self.refind_after_s = refind_after_s  # app.ingest.tracklife.long_refind (None: the tracker decides)
         self.tag = model_tag(encoder)
         self.stats = ProcessorStats()
         self._ids = LocalIds(local_id_offset)
@@ -185,7 +183,7 @@ class CameraProcessor:
             kps = tracks.keypoints[i]
             predicted = bool(tracks.det_index[i] < 0)
             ot = self._open.get(tid)
-            if ot is not None and not predicted and self._long_refind(ot, t):
+            if ot is not None and not predicted and long_refind(ot.seen_t, t, self.refind_after_s):
                 self._close(tid)
                 self.stats.refinds_split += 1
                 ot = None
@@ -219,17 +217,6 @@ class CameraProcessor:
             self._close(tid)
         self._bound()
         return tracks
-
-    def _long_refind(self, ot: _OpenTrack, t: datetime) -> bool:
-        """The tracker gives ``ot`` a detection after more than ``refind_after_s`` without one, and within the
-        longest gap that stitching joins (``trackers.stitch.MAX_GAP_S``): a longer refind stays the tracker's,
-        since stitching could never join its parts again."""
-        if self.refind_after_s is None or ot.seen_t is None:
-            return False
-        from trackers.stitch import MAX_GAP_S
-
-        unseen = (t - ot.seen_t).total_seconds()
-        return self.refind_after_s < unseen <= MAX_GAP_S + 1e-6
 
     def _close(self, tracker_id: int) -> None:
         ot = self._open.pop(tracker_id)

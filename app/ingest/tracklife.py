@@ -70,6 +70,18 @@ def is_gap(previous: datetime | None, now: datetime, after_s: float) -> bool:
     return previous is not None and (now - previous).total_seconds() > after_s
 
 
+def long_refind(seen: datetime | None, now: datetime, after_s: float | None) -> bool:
+    """Whether a track last detected at ``seen`` and detected again ``now`` is stored as a new track: unseen for
+    more than ``after_s`` seconds (None: never), but no longer than stitching joins (``trackers.stitch.MAX_GAP_S``),
+    which then decides whether the two parts are one person; a later refind stays the tracker's, since stitching
+    could never join its parts again."""
+    if after_s is None or seen is None:
+        return False
+    from trackers.stitch import MAX_GAP_S
+
+    return after_s < (now - seen).total_seconds() <= MAX_GAP_S + 1e-6
+
+
 def keep_newest(items: list, limit: int) -> tuple[list, int]:
     """At most ``limit`` items, the newest (last) ones; returns them and how many were dropped."""
     if limit < 0:
