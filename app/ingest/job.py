@@ -127,6 +127,10 @@ def ingest_video(
     if proc.stats.clutter_dropped:
         n = proc.stats.clutter_dropped
         msg += f"; {n} track{'s' if n != 1 else ''} of scenery left out (still, unsure detections)"
+    if proc.stats.refinds_split:
+        n = proc.stats.refinds_split
+        msg += f"; {n} track{'s' if n != 1 else ''} found again after a long time unseen stored in two parts " \
+               "for linking to judge"
     if proc.stats.scenery_cuts:
         n = proc.stats.scenery_cuts
         msg += f"; {n} stretch{'es' if n != 1 else ''} of scenery cut out of people's tracks"

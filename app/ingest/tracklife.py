@@ -72,14 +72,12 @@ def is_gap(previous: datetime | None, now: datetime, after_s: float) -> bool:
 
 def long_refind(seen: datetime | None, now: datetime, after_s: float | None) -> bool:
     """Whether a track last detected at ``seen`` and detected again ``now`` is stored as a new track: unseen for
-    more than ``after_s`` seconds (None: never), but no longer than stitching joins (``trackers.stitch.MAX_GAP_S``),
-    which then decides whether the two parts are one person; a later refind stays the tracker's, since stitching
-    could never join its parts again."""
+    more than ``after_s`` seconds (None: never). The longer a track was unseen, the less its motion model says
+    about who it found, so every such refind is left to the offline steps: stitching joins the parts again when
+    the gap is within its reach (``trackers.stitch.MAX_GAP_S``), identity linking when it is longer."""
     if after_s is None or seen is None:
         return False
-    from trackers.stitch import MAX_GAP_S
-
-    return after_s < (now - seen).total_seconds() <= MAX_GAP_S + 1e-6
+    return (now - seen).total_seconds() > after_s
 
 
 def keep_newest(items: list, limit: int) -> tuple[list, int]:

@@ -60,13 +60,14 @@ class IngestOutcome:
         return self.result.message + extra
 
 
-def ingest_settings(cfg: Config, models: Models) -> dict[str, object]:
+def ingest_settings(cfg: Config, models: Models, *, refind_after_s: float | None) -> dict[str, object]:
     """The settings an ingest records with its source: what was configured (the same from every front end,
-    whatever an earlier job's automatic choices were) and the encoder's model tag."""
+    whatever an earlier job's automatic choices were), the encoder's model tag, and the refind rule that ran
+    (``refind_s`` 0: the tracker's refinds stood, as in an ingest that does not link)."""
     from app.ingest.pipeline import model_tag
 
     return {"tracker": cfg.tracker.name, "imgsz": str(cfg.detector.imgsz), "conf": cfg.detector.conf,
-            "device": models.device, "encoder": model_tag(models.encoder), "refind_s": cfg.tracker.refind_s,
+            "device": models.device, "encoder": model_tag(models.encoder), "refind_s": refind_after_s or 0,
             "detector_engine": str(getattr(cfg.detector, "engine", "torch")),
             "encoder_engine": str(getattr(cfg.encoder, "engine", "torch"))}
 
@@ -140,14 +141,16 @@ class Runtime:
         tracker = self.tracker(request.fps or info.fps, cfg)
         if on_state is not None:
             on_state(f"ingesting {info.path.name}")
+        # the parts of a long refind are left to stitching and linking, which only run when the ingest links
+        refind = cfg.tracker.refind_after_s if request.link else None
         result = ingest_video(
             db, info.path, camera=request.camera, detector=models.detector, tracker=tracker,
             encoder=models.encoder, start=request.start, fps=request.fps, force=request.force,
-            progress=progress, settings=ingest_settings(cfg, models), max_frames=request.max_frames,
+            progress=progress, settings=ingest_settings(cfg, models, refind_after_s=refind),
+            max_frames=request.max_frames,
             samples_per_track=cfg.encoder.samples_per_track, close_after_s=cfg.tracker.close_after_s,
             drop_scenery=cfg.tracker.scenery,
-            # the parts of a long refind are left to stitching, which only runs when the ingest links
-            refind_after_s=cfg.tracker.refind_after_s if request.link else None,
+            refind_after_s=refind,
             training_crops=cfg.ingest.crops_per_track(live=False),
         )
         if result.status == "skipped":

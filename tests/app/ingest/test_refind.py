@@ -115,9 +115,24 @@ def test_short_refinds_and_the_setting_off_keep_one_track(tmp_path, encoder) -> 
     assert [r[1:] for r in stored(tmp_path / "off.db")] == [(0, 59, 46)]
     assert proc.stats.refinds_split == 0
     db.close()
-    # found again after longer than stitching joins (30 frames at 7 frames/s): the tracker's refind stands,
-    # since stitching could never join two parts that far apart
-    db, _, seen, proc = run(tmp_path / "far.db", encoder, range(20, 50), 1.5, frames=70)  # 31 frames unseen
-    assert seen == {1} and proc.stats.refinds_split == 0
-    assert [r[1:] for r in stored(tmp_path / "far.db")] == [(0, 69, 40)]
+
+
+@pytest.mark.slow
+def test_a_refind_beyond_stitchings_reach_is_left_to_identity_linking(tmp_path, encoder) -> None:
+    """31 frames unseen: ByteTrack still keeps its id, stitching could not join the parts (30 frames at most),
+    so the two parts are stored apart and identity linking, which has no gap limit of its own, joins them."""
+    from app.config import Config
+    from app.identity.incremental import stitch_source
+    from app.identity.linking import link_store
+
+    db, source, seen, proc = run(tmp_path / "far.db", encoder, range(20, 51), 1.5, frames=70)
+    assert seen == {1} and proc.stats.refinds_split == 1
+    (a, a0, a1, _), (b, b0, b1, _) = stored(tmp_path / "far.db")
+    assert (a0, a1, b0, b1) == (0, 19, 51, 69)
+    assert stitch_source(db, source) == 0
+    link_store(db, Config(db=db.path))
+    with db.session() as s:
+        tracks = {t.id: t for t in repo.list_tracks(s, source_id=source)}
+    assert tracks[a].stay_id != tracks[b].stay_id
+    assert tracks[a].identity_id is not None and tracks[a].identity_id == tracks[b].identity_id
     db.close()

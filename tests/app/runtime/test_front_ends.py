@@ -43,12 +43,12 @@ def stored_sources(db_path: Path) -> list[tuple[str, str, int, dict]]:
         db.close()
 
 
-def cli_ingest(config: Path, db: Path, video: Path, camera: str) -> None:
+def cli_ingest(config: Path, db: Path, video: Path, camera: str, *extra: str) -> None:
     script = Path(sys.executable).with_name("reidwatch")
     cmd = [str(script)] if script.is_file() else [sys.executable, "-m", "app.cli"]
     proc = subprocess.run(
         [*cmd, "--config", str(config), "ingest", str(video), "--camera", camera, "--db", str(db),
-         "--max-frames", str(FRAMES), "--no-progress"],
+         "--max-frames", str(FRAMES), "--no-progress", *extra],
         capture_output=True, text=True, timeout=900, check=False,
         env={k: v for k, v in os.environ.items() if k not in ("REIDWATCH_DB", "REIDWATCH_CONFIG")},
     )
@@ -82,7 +82,18 @@ def cli_settings(tmp_path_factory: pytest.TempPathFactory, config_file: Path, vt
     [(camera, status, done, settings)] = stored_sources(db)
     assert (camera, status, done) == ("entrance", "incomplete", FRAMES)  # --max-frames stops early
     assert settings["device"] == "cpu" and settings["conf"] == 0.2 and settings["tracker"] == "bytetrack"
+    assert settings["refind_s"] == 1.5  # the default refind rule ran: this ingest links
     return settings
+
+
+@pytest.mark.slow
+def test_an_ingest_that_does_not_link_leaves_refinds_to_the_tracker(tmp_path: Path, config_file: Path,
+                                                                     vtest_clip: Path, cli_settings: dict) -> None:
+    cli_ingest(config_file, tmp_path / "nolink.db", vtest_clip, "entrance", "--no-link")
+    [(_, _, _, settings)] = stored_sources(tmp_path / "nolink.db")
+    assert settings["refind_s"] == 0  # nothing would stitch the parts, so no refind was split
+    assert {k: v for k, v in settings.items() if k != "refind_s"} == \
+        {k: v for k, v in cli_settings.items() if k != "refind_s"}
 
 
 def ui_settings(qtbot, tmp_path: Path, config_file: Path, video: Path, stores: list[str]) -> list[dict]:
