@@ -129,8 +129,8 @@ def ingest_video(
         msg += f"; {n} track{'s' if n != 1 else ''} of scenery left out (still, unsure detections)"
     if proc.stats.refinds_split:
         n = proc.stats.refinds_split
-        msg += f"; {n} track{'s' if n != 1 else ''} found again after a long time unseen stored in two parts " \
-               "for linking to judge"
+        msg += f"; {n} refind{'s' if n != 1 else ''} after more than {proc.refind_after_s:g} s unseen stored as " \
+               "new tracks (stitching and linking decide whether each is the same person)"
     if proc.stats.scenery_cuts:
         n = proc.stats.scenery_cuts
         msg += f"; {n} stretch{'es' if n != 1 else ''} of scenery cut out of people's tracks"

@@ -63,7 +63,8 @@ class IngestOutcome:
 def ingest_settings(cfg: Config, models: Models, *, refind_after_s: float | None) -> dict[str, object]:
     """The settings an ingest records with its source: what was configured (the same from every front end,
     whatever an earlier job's automatic choices were), the encoder's model tag, and the refind rule that ran
-    (``refind_s`` 0: the tracker's refinds stood, as in an ingest that does not link)."""
+    (``refind_s`` 0: the tracker's refinds stood, as in an ingest that does not link). A resumed ingest keeps the
+    settings of its first run. Sources stored by earlier versions record the configured ``refind_s`` instead."""
     from app.ingest.pipeline import model_tag
 
     return {"tracker": cfg.tracker.name, "imgsz": str(cfg.detector.imgsz), "conf": cfg.detector.conf,

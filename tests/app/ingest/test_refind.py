@@ -1,8 +1,10 @@
 """A track that the tracker finds again after ``refind_after_s`` unseen is stored as a new track, and stitching
-(which sees both ends and every other fragment at once) decides whether the two are one person.
+(which sees both ends and every other fragment at once) decides whether the two are one person; past stitching's
+reach, identity linking does.
 
 The real path: real ByteTrack, a real encoder, a real SQLite file. A person walks right and is missed by the
-detector for a while; ByteTrack keeps the lost track for 30 frames and gives it the person again.
+detector for a while; ByteTrack keeps the lost track for its memory (31 missed frames at 7 frames/s) and gives
+it the person again.
 """
 
 from __future__ import annotations
@@ -120,7 +122,8 @@ def test_short_refinds_and_the_setting_off_keep_one_track(tmp_path, encoder) -> 
 @pytest.mark.slow
 def test_a_refind_beyond_stitchings_reach_is_left_to_identity_linking(tmp_path, encoder) -> None:
     """31 frames unseen: ByteTrack still keeps its id, stitching could not join the parts (30 frames at most),
-    so the two parts are stored apart and identity linking, which has no gap limit of its own, joins them."""
+    so the two parts are stored apart and identity linking (whose same-camera limit, ``[link]
+    reentry_max_gap_s``, is far beyond any refind) joins them."""
     from app.config import Config
     from app.identity.incremental import stitch_source
     from app.identity.linking import link_store

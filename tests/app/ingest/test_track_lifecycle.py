@@ -190,4 +190,5 @@ def test_long_refind_is_any_refind_after_the_setting() -> None:
     assert not long_refind(seen, at(1.5), 1.5)  # exactly the setting: the tracker's refind
     assert long_refind(seen, at(1.6), 1.5) and long_refind(seen, at(30 / 7), 1.5)  # 30 frames at 7 frames/s
     assert long_refind(seen, at(MAX_GAP_S + 0.1), 1.5)  # beyond stitching's reach: identity linking decides
+    assert long_refind(seen, at(60.0), 1.5)  # no upper bound at all (a tracker with a longer memory)
     assert not long_refind(seen, at(3.0), None) and not long_refind(None, at(3.0), 1.5)
