@@ -11,8 +11,9 @@ from pathlib import Path
 
 from app.errors import UserError
 from app.ingest.overlap import DetectAhead, overlap_default
-from app.ingest.pipeline import CameraProcessor, EncoderLike, frame_time
+from app.ingest.pipeline import CameraProcessor, EncoderLike
 from app.ingest.resume import close_unfinished_tracks
+from app.ingest.tracklife import frame_time
 from app.ingest.video import FrameReader, content_hash, probe_video
 from app.ops.metrics import track_processor
 from app.store import Database, repo
@@ -131,6 +132,8 @@ def ingest_video(
         n = proc.stats.refinds_split
         msg += f"; {n} refind{'s' if n != 1 else ''} after more than {proc.refind_after_s:g} s unseen stored as " \
                "new tracks (stitching and linking decide whether each is the same person)"
+        if proc.stats.refinds_unconfirmed:
+            msg += f", {proc.stats.refinds_unconfirmed} of them lost again at once and left out"
     if proc.stats.scenery_cuts:
         n = proc.stats.scenery_cuts
         msg += f"; {n} stretch{'es' if n != 1 else ''} of scenery cut out of people's tracks"

@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
-import cv2
 import numpy as np
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from app.ingest.sampling import Sample, TrackSampler, crop_box, overlap_with_others, sample_quality, sharpness
+from app.ingest.sampling import (
+    Sample,
+    TrackSampler,
+    crop_box,
+    overlap_with_others,
+    sample_quality,
+    sharpness,
+    thumbnail_jpeg,
+)
 from app.ingest.scenery import apply_scenery, log_scenery
-from app.ingest.tracklife import LocalIds, expired, is_gap, keep_newest, long_refind
+from app.ingest.tracklife import LocalIds, expired, is_gap, keep_newest, long_refind, unconfirmed_refind
 from app.ingest.training_crops import CropReservoir, new_reservoir, write_track_crops
 from app.ops.metrics import timed_write
 from app.store import Database, repo
@@ -28,7 +35,6 @@ from trackers.clutter import Cut, SceneryWatch, patch
 from trackers.types import Detections, Tracker, Tracks
 
 log = logging.getLogger(__name__)
-THUMB_HEIGHT = 128
 
 
 class EncoderLike(Protocol):
@@ -63,17 +69,6 @@ def model_tag(encoder: object) -> str:
     return ";".join(bits)
 
 
-def thumbnail_jpeg(crop_bgr: np.ndarray) -> bytes | None:
-    """JPEG bytes of a BGR crop scaled to 128 px high; None for an empty crop or a failed encode."""
-    if crop_bgr.size == 0:
-        return None
-    h, w = crop_bgr.shape[:2]
-    scale = THUMB_HEIGHT / max(h, 1)
-    img = cv2.resize(crop_bgr, (max(1, round(w * scale)), THUMB_HEIGHT), interpolation=cv2.INTER_LINEAR)
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 88])
-    return buf.tobytes() if ok else None
-
-
 @dataclass
 class _OpenTrack:
     local_id: int
@@ -88,7 +83,10 @@ class _OpenTrack:
     embedded: _Embedded | None = None  # computed once, before the transaction that writes the closed track
     crops: CropReservoir | None = None  # training crops, kept when the video is not (app.ingest.training_crops)
     scenery: SceneryWatch = field(default_factory=SceneryWatch)  # trackers.clutter: decided when the track closes
-    drop: bool = False  # the whole track is scenery
+    drop: bool = False  # the whole track is scenery, or an unconfirmed refind
+    refound: bool = False  # opened by a long refind (tracklife.long_refind)
+    detections: int = 0  # frames with a detection (not the tracker's predictions)
+    unconfirmed: bool = False  # left out: tracklife.unconfirmed_refind
     cuts: list[Cut] = field(default_factory=list)  # still, unsure stretches cut out of a person's track
 
 
@@ -117,6 +115,7 @@ class ProcessorStats:
     clutter_dropped: int = 0  # closed tracks of scenery (trackers.clutter), removed from the store
     scenery_cuts: int = 0  # still, unsure stretches cut out of the tracks of people
     refinds_split: int = 0  # tracks found again after refind_after_s unseen, stored as new tracks
+    refinds_unconfirmed: int = 0  # of those new tracks, the ones lost again at once and left out
 
 
 class CameraProcessor:
@@ -183,19 +182,22 @@ class CameraProcessor:
             kps = tracks.keypoints[i]
             predicted = bool(tracks.det_index[i] < 0)
             ot = self._open.get(tid)
-            if ot is not None and not predicted and long_refind(ot.seen_t, t, self.refind_after_s):
+            refound = ot is not None and not predicted and long_refind(ot.seen_t, t, self.refind_after_s)
+            if refound:
                 self._close(tid)
                 self.stats.refinds_split += 1
                 ot = None
             if ot is None:
                 ot = _OpenTrack(self._ids.open(tid), None, frame_index,
                                 TrackSampler(k=self.samples_per_track, min_gap=3), tracker_id=tid,
-                                first_frame=frame_index, first_t=t, crops=new_reservoir(self.training_crops))
+                                first_frame=frame_index, first_t=t, crops=new_reservoir(self.training_crops),
+                                refound=refound)
                 self._open[tid] = ot
             ot.last_frame = frame_index
             ot.last_t = t
             if not predicted:
                 ot.seen_t = t
+                ot.detections += 1
             rec = ObservationRecord(0, frame_index, t, tuple(float(v) for v in box), float(tracks.scores[i]),
                                     kps, predicted)
             self._obs.append((ot, rec))
@@ -222,6 +224,8 @@ class CameraProcessor:
         ot = self._open.pop(tracker_id)
         if self.drop_scenery:
             ot.drop, ot.cuts = ot.scenery.finish()
+        if unconfirmed_refind(ot.refound, ot.detections):
+            ot.drop, ot.unconfirmed, ot.cuts = True, True, []
         if ot.cuts:  # the samples and crops of a person's track come from the person only
             ot.sampler.samples = [x for x in ot.sampler.samples if not any(c.covers(x.frame) for c in ot.cuts)]
             if ot.crops is not None:
@@ -326,7 +330,9 @@ class CameraProcessor:
         del self._closing[:len(closing)]
         self.stats.observations += len(rows)
         self.stats.tracks_closed += len(closed)
-        self.stats.clutter_dropped += len(dropped)
+        unconfirmed = sum(1 for c in closing if c.unconfirmed)
+        self.stats.refinds_unconfirmed += unconfirmed
+        self.stats.clutter_dropped += len(dropped) - unconfirmed
         self.stats.scenery_cuts += sum(len(c.cuts) for c in closing if id(c) not in dropped)
         log_scenery(self.source_id, closing)
         self.stats.embeddings += sum(len(c.embedded.frames) for c in closing if c.embedded and c.db_id)
@@ -390,8 +396,3 @@ def _short(exc: BaseException) -> str:
     """One line about a store error (the driver's message, without SQLAlchemy's SQL and parameters)."""
     orig = getattr(exc, "orig", None)
     return f"{type(orig or exc).__name__}: {orig or exc}".splitlines()[0][:300]
-
-
-def frame_time(start: datetime, frame_index: int, fps: float) -> datetime:
-    """Wall-clock time of a 0-based frame index, from the video's start time and frame rate."""
-    return start + timedelta(seconds=frame_index / fps)

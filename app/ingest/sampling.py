@@ -97,3 +97,17 @@ class TrackSampler:
     def best(self) -> Sample | None:
         """The highest-quality sample kept, or None."""
         return max(self.samples, key=lambda s: s.quality) if self.samples else None
+
+
+THUMB_HEIGHT = 128
+
+
+def thumbnail_jpeg(crop_bgr: np.ndarray) -> bytes | None:
+    """JPEG bytes of a BGR crop scaled to 128 px high; None for an empty crop or a failed encode."""
+    if crop_bgr.size == 0:
+        return None
+    h, w = crop_bgr.shape[:2]
+    scale = THUMB_HEIGHT / max(h, 1)
+    img = cv2.resize(crop_bgr, (max(1, round(w * scale)), THUMB_HEIGHT), interpolation=cv2.INTER_LINEAR)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 88])
+    return buf.tobytes() if ok else None

@@ -26,6 +26,7 @@ class Closing(Protocol):
     first_frame: int
     last_frame: int
     drop: bool
+    unconfirmed: bool  # dropped as an unconfirmed refind (app.ingest.tracklife), not as scenery
     cuts: list[Cut]
     scenery: SceneryWatch
 
@@ -52,7 +53,10 @@ def log_scenery(source_id: int, closing: Sequence[Closing]) -> None:
     """One line per track left out, and per track cut."""
     for c in closing:
         w = c.scenery.whole
-        if c.drop:
+        if c.drop and c.unconfirmed:
+            log.info("source %d: track %d (frame %d) left out: found again after a long time unseen and lost "
+                     "again at once", source_id, c.local_id, c.first_frame)
+        elif c.drop:
             log.info("source %d: track %d (frames %d-%d) left out as scenery: %d detections, %d confident, moved "
                      "%.2f heights", source_id, c.local_id, c.first_frame, c.last_frame, w.n, w.n_confident,
                      w.extent)

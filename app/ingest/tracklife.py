@@ -14,7 +14,7 @@ frames per second and on a live camera whose processing rate changes with the ma
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 class LocalIds:
@@ -80,6 +80,17 @@ def long_refind(seen: datetime | None, now: datetime, after_s: float | None) -> 
     return (now - seen).total_seconds() > after_s
 
 
+CONFIRM_DETECTIONS = 2  # as ByteTrack trusts a new track: from its second detection
+
+
+def unconfirmed_refind(refound: bool, detections: int) -> bool:
+    """Whether a closing track is left out of the store: the part after a long refind (``long_refind``) that
+    the tracker held for fewer than ``CONFIRM_DETECTIONS`` detections. The tracker trusts a new track only from
+    its second detection, and a part it lost again at once is no evidence of who it found; stored, a single box
+    inside another track's time span would forbid that track's identity to every track it must join."""
+    return refound and detections < CONFIRM_DETECTIONS
+
+
 def keep_newest(items: list, limit: int) -> tuple[list, int]:
     """At most ``limit`` items, the newest (last) ones; returns them and how many were dropped."""
     if limit < 0:
@@ -96,3 +107,7 @@ def tracker_memory_frames(memory_s: float, fps: float) -> int:
         raise ValueError(f"fps: expected > 0, got {fps}")
     return max(1, round(memory_s * fps))
 
+
+def frame_time(start: datetime, frame_index: int, fps: float) -> datetime:
+    """Wall-clock time of a 0-based frame index, from the video's start time and frame rate."""
+    return start + timedelta(seconds=frame_index / fps)

@@ -10,6 +10,7 @@ it the person again.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Container
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -55,7 +56,7 @@ def walker(i: int) -> Detections:
     return Detections(np.array([[x, 50, x + 40, 210]], np.float32), np.array([0.9], np.float32), kps)
 
 
-def run(path, encoder, missed: range, refind_after_s: float | None, frames: int = 60):  # type: ignore[no-untyped-def]
+def run(path, encoder, missed: Container[int], refind_after_s: float | None, frames: int = 60):  # type: ignore[no-untyped-def]
     """Ingest ``frames`` frames of the walker, with no detection in the ``missed`` frames; returns the store,
     the source id, the tracker ids seen and the processor."""
     db = open_database(path)
@@ -138,4 +139,21 @@ def test_a_refind_beyond_stitchings_reach_is_left_to_identity_linking(tmp_path, 
         tracks = {t.id: t for t in repo.list_tracks(s, source_id=source)}
     assert tracks[a].stay_id != tracks[b].stay_id
     assert tracks[a].identity_id is not None and tracks[a].identity_id == tracks[b].identity_id
+    db.close()
+
+
+@pytest.mark.slow
+def test_a_refind_lost_again_at_once_is_left_out(tmp_path, encoder) -> None:
+    """The tracker trusts a new track from its second detection; the part after a long refind that it held for
+    one detection only is no evidence of who it found, and is left out (not stored, not counted as scenery)."""
+    once = set(range(20, 34)) | set(range(35, 60))  # found again at frame 34 only
+    db, _, seen, proc = run(tmp_path / "once.db", encoder, once, 1.5)
+    assert seen == {1} and proc.stats.refinds_split == 1 and proc.stats.refinds_unconfirmed == 1
+    assert [r[1:] for r in stored(tmp_path / "once.db")] == [(0, 19, 20)]
+    assert proc.stats.clutter_dropped == 0 and proc.stats.tracks_closed == 1
+    db.close()
+    twice = set(range(20, 34)) | set(range(36, 60))  # held for two detections: stored, for linking to judge
+    db, _, _, proc = run(tmp_path / "twice.db", encoder, twice, 1.5)
+    assert proc.stats.refinds_split == 1 and proc.stats.refinds_unconfirmed == 0
+    assert [r[1:3] for r in stored(tmp_path / "twice.db")] == [(0, 19), (34, 35)]
     db.close()

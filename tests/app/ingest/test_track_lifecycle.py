@@ -192,3 +192,11 @@ def test_long_refind_is_any_refind_after_the_setting() -> None:
     assert long_refind(seen, at(MAX_GAP_S + 0.1), 1.5)  # beyond stitching's reach: identity linking decides
     assert long_refind(seen, at(60.0), 1.5)  # no upper bound at all (a tracker with a longer memory)
     assert not long_refind(seen, at(3.0), None) and not long_refind(None, at(3.0), 1.5)
+
+
+def test_only_a_refind_lost_again_at_once_is_unconfirmed() -> None:
+    from app.ingest.tracklife import unconfirmed_refind
+
+    assert unconfirmed_refind(True, 1) and unconfirmed_refind(True, 0)
+    assert not unconfirmed_refind(True, 2)  # confirmed as ByteTrack confirms a new track
+    assert not unconfirmed_refind(False, 1)  # any other short track is the tracker's and is kept
