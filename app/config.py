@@ -84,7 +84,8 @@ class TrackerConfig:
     # a track that the tracker finds again after this many seconds unseen is stored as a new track, and
     # stitching (which sees both ends and every other fragment) decides whether it is the same person, or
     # identity linking past stitching's reach (4.3 s): a person lost in a crowd for that long can be found again
-    # on someone else. Only file ingests that link split. 0 or false: the tracker decides
+    # on someone else; a part held for one detection only is left out. Only file ingests that link split.
+    # 0 or false: the tracker decides
     refind_s: float = 1.5
     bytetrack: dict = field(default_factory=dict)
     deepsort: dict = field(default_factory=dict)

@@ -130,7 +130,7 @@ def ingest_video(
         msg += f"; {n} track{'s' if n != 1 else ''} of scenery left out (still, unsure detections)"
     if proc.stats.refinds_split:
         n = proc.stats.refinds_split
-        msg += f"; {n} refind{'s' if n != 1 else ''} after more than {proc.refind_after_s:g} s unseen stored as " \
+        msg += f"; {n} refind{'s' if n != 1 else ''} after more than {proc.refind_after_s:g} s unseen split off as " \
                "new tracks (stitching and linking decide whether each is the same person)"
         if proc.stats.refinds_unconfirmed:
             msg += f", {proc.stats.refinds_unconfirmed} of them lost again at once and left out"

@@ -114,7 +114,7 @@ class ProcessorStats:
     tracker_resets: int = 0  # gaps in the frames (camera outage or stall) after which the tracker started afresh
     clutter_dropped: int = 0  # closed tracks of scenery (trackers.clutter), removed from the store
     scenery_cuts: int = 0  # still, unsure stretches cut out of the tracks of people
-    refinds_split: int = 0  # tracks found again after refind_after_s unseen, stored as new tracks
+    refinds_split: int = 0  # tracks found again after refind_after_s unseen, split off as new tracks
     refinds_unconfirmed: int = 0  # of those new tracks, the ones lost again at once and left out
 
 

@@ -4,7 +4,8 @@ Such a track has its observations in the store (they were flushed) but no embedd
 samples lived in the killed process's memory. :func:`close_unfinished_tracks` picks the track's best stored
 observations (:func:`pick_frames`, pure), reads those frames from the video again, crops and embeds them and
 writes the embeddings and thumbnail, as a normal close would have. The resumed run then starts new tracks
-after the last stored frame.
+after the last stored frame. The store cannot tell which open track was scenery or an unconfirmed refind part
+(``app.ingest.tracklife``), so such a track, open at the kill, is kept.
 """
 
 from __future__ import annotations

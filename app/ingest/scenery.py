@@ -1,4 +1,5 @@
-"""Scenery in the store: the rows of tracks that closed as scenery go, and cut stretches leave people's tracks.
+"""Scenery in the store: the rows of tracks that closed as scenery (or as unconfirmed refinds) go, and cut
+stretches leave people's tracks.
 
 ``CameraProcessor`` decides when a track closes (``trackers.clutter``); this applies it inside the flush's
 transaction, so a failed write leaves everything buffered for the next flush.

@@ -160,8 +160,9 @@ def cut_frames(s: Session, track_id: int, ranges: Sequence[tuple[int, int]]) -> 
 
 
 def delete_open_tracks(s: Session, track_ids: Sequence[int]) -> None:
-    """Remove tracks that closed as scenery (``trackers.clutter``) with their observations: written while they
-    were open, they have no embeddings, crops, stays or matches yet."""
+    """Remove tracks that closed as scenery (``trackers.clutter``) or as unconfirmed refinds
+    (``app.ingest.tracklife.unconfirmed_refind``) with their observations: written while they were open, they
+    have no embeddings, crops, stays or matches yet."""
     if not track_ids:
         return
     ids = [int(t) for t in track_ids]

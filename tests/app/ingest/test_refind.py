@@ -56,7 +56,8 @@ def walker(i: int) -> Detections:
     return Detections(np.array([[x, 50, x + 40, 210]], np.float32), np.array([0.9], np.float32), kps)
 
 
-def run(path, encoder, missed: Container[int], refind_after_s: float | None, frames: int = 60):  # type: ignore[no-untyped-def]
+def run(path, encoder, missed: Container[int], refind_after_s: float | None, frames: int = 60,  # type: ignore[no-untyped-def]
+        flush_at: Container[int] = ()):
     """Ingest ``frames`` frames of the walker, with no detection in the ``missed`` frames; returns the store,
     the source id, the tracker ids seen and the processor."""
     db = open_database(path)
@@ -72,6 +73,8 @@ def run(path, encoder, missed: Container[int], refind_after_s: float | None, fra
         dets = Detections.empty() if i in missed else walker(i)
         tracks = proc.process(i, FRAME, dets, T0 + timedelta(seconds=i / FPS))
         seen.update(int(t) for t in tracks.ids)
+        if i in flush_at:
+            assert proc.flush(i)
     assert proc.close_all(frames, status="complete")
     return db, src.id, seen, proc
 
@@ -147,7 +150,8 @@ def test_a_refind_lost_again_at_once_is_left_out(tmp_path, encoder) -> None:
     """The tracker trusts a new track from its second detection; the part after a long refind that it held for
     one detection only is no evidence of who it found, and is left out (not stored, not counted as scenery)."""
     once = set(range(20, 34)) | set(range(35, 60))  # found again at frame 34 only
-    db, _, seen, proc = run(tmp_path / "once.db", encoder, once, 1.5)
+    # written while open (a flush right after the refind), then deleted when it closes unconfirmed
+    db, _, seen, proc = run(tmp_path / "once.db", encoder, once, 1.5, flush_at={34})
     assert seen == {1} and proc.stats.refinds_split == 1 and proc.stats.refinds_unconfirmed == 1
     assert [r[1:] for r in stored(tmp_path / "once.db")] == [(0, 19, 20)]
     assert proc.stats.clutter_dropped == 0 and proc.stats.tracks_closed == 1
