@@ -69,9 +69,6 @@ class TrackletSummary:
             object.__setattr__(self, "appearance", app / norm if norm > 0 else None)
 
 
-MAX_GAP_S = 30 / 7.0  # the default max_gap (30 frames at the 7 frames/s reference), in seconds
-
-
 @dataclass(frozen=True, kw_only=True)
 class StitchConfig:
     """Gates and weights for :func:`stitch_tracklets`.
@@ -121,6 +118,9 @@ class StitchConfig:
             )
         if self.motion_gate <= 0 or self.motion_gate_per_frame < 0 or self.max_height_ratio < 1:
             raise ValueError("need motion_gate > 0, motion_gate_per_frame >= 0 and max_height_ratio >= 1")
+
+
+MAX_GAP_S = StitchConfig.max_gap / 7.0  # the default max_gap at the 7 frames/s reference, in seconds
 
 
 def _centres(boxes: np.ndarray) -> np.ndarray:

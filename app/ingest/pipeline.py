@@ -86,8 +86,10 @@ class _OpenTrack:
     drop: bool = False  # the whole track is scenery, or an unconfirmed refind
     refound: bool = False  # opened by a long refind (tracklife.long_refind)
     detections: int = 0  # frames with a detection (not the tracker's predictions)
-    unconfirmed: bool = False  # left out: tracklife.unconfirmed_refind
     cuts: list[Cut] = field(default_factory=list)  # still, unsure stretches cut out of a person's track
+    @property
+    def unconfirmed(self) -> bool:  # left out: a refind part lost again at once (tracklife.unconfirmed_refind)
+        return unconfirmed_refind(self.refound, self.detections)
 
 
 @dataclass(frozen=True)
@@ -224,8 +226,8 @@ class CameraProcessor:
         ot = self._open.pop(tracker_id)
         if self.drop_scenery:
             ot.drop, ot.cuts = ot.scenery.finish()
-        if unconfirmed_refind(ot.refound, ot.detections):
-            ot.drop, ot.unconfirmed, ot.cuts = True, True, []
+        if ot.unconfirmed:
+            ot.drop, ot.cuts = True, []
         if ot.cuts:  # the samples and crops of a person's track come from the person only
             ot.sampler.samples = [x for x in ot.sampler.samples if not any(c.covers(x.frame) for c in ot.cuts)]
             if ot.crops is not None:
